@@ -1,0 +1,1 @@
+"""The NPC brain: pipeline stages and the backends behind them."""

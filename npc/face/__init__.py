@@ -1,0 +1,1 @@
+"""Facial animation: ARKit blendshape frames on the NPC audio timeline."""

@@ -1,0 +1,37 @@
+"""The NPCs on offer: read each NPC file's id and name from a folder of TOML files."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from bridge.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class NpcEntry:
+    """One NPC file: its id (what `session-open` names), display name and where it lives."""
+
+    id: str
+    name: str
+    path: Path
+
+
+def load_roster(folder: Path) -> list[NpcEntry]:
+    """Every `*.toml` in `folder`, sorted by file name (the first is the default NPC)."""
+    if not folder.is_dir():
+        raise ConfigError(f"NPC folder {folder} does not exist")
+    entries = []
+    for path in sorted(folder.glob("*.toml")):
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"{path}: {e}") from e
+        npc_id = data.get("id")
+        if not isinstance(npc_id, str) or not npc_id:
+            raise ConfigError(f"{path}: needs `id = \"...\"`, a non-empty string")
+        entries.append(NpcEntry(npc_id, str(data.get("name", npc_id)), path))
+    if not entries:
+        raise ConfigError(f"no NPC files (*.toml) in {folder}")
+    return entries
