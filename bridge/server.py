@@ -9,7 +9,6 @@ from collections.abc import Coroutine
 from typing import Any
 
 import zmq
-import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
 
 from bridge import PROTOCOL_VERSION, errors
@@ -33,6 +32,7 @@ from bridge.messages import (
     Welcome,
 )
 from bridge.seam import Brain, SessionInfo
+from bridge.security import secure_server
 
 log = logging.getLogger("npc_bridge.server")
 
@@ -91,17 +91,7 @@ class BridgeServer:
         # below it an oversize frame gets a "too-large" error reply.
         sock.setsockopt(zmq.MAXMSGSIZE, 4 * max(limits.max_frame_bytes, limits.max_header_bytes))
         if self.config.curve is not None:
-            self._auth = ThreadAuthenticator(self._ctx)
-            self._auth.start()
-            self._auth.configure_curve(domain="*", location=str(self.config.curve.clients_dir))
-            public, secret = zmq.auth.load_certificate(self.config.curve.server_secret_file)
-            if secret is None:
-                raise errors.ConfigError(
-                    f"{self.config.curve.server_secret_file} holds no secret key"
-                )
-            sock.curve_secretkey = secret
-            sock.curve_publickey = public
-            sock.curve_server = True
+            self._auth = secure_server(self._ctx, sock, self.config.curve)
         sock.bind(self.config.bind)
         self.endpoint = sock.getsockopt_string(zmq.LAST_ENDPOINT)
         self._sock = sock

@@ -14,7 +14,6 @@ from typing import Any
 
 import zmq
 import zmq.asyncio
-import zmq.auth
 
 from bridge import PROTOCOL_VERSION
 from bridge.codec import decode, encode
@@ -39,6 +38,7 @@ from bridge.messages import (
     TurnEnd,
     Welcome,
 )
+from bridge.security import secure_client
 from plugin_stubs.playback import Turn
 from plugin_stubs.wav import Pcm
 
@@ -74,11 +74,7 @@ class EngineClient:
         self.sock = self.ctx.socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
         if curve is not None:
-            public, secret = zmq.auth.load_certificate(curve.client_secret_file)
-            server_public, _ = zmq.auth.load_certificate(curve.server_public_file)
-            self.sock.curve_secretkey = secret  # type: ignore[assignment]
-            self.sock.curve_publickey = public
-            self.sock.curve_serverkey = server_public
+            secure_client(self.sock, curve.client_secret_file, curve.server_public_file)
         self.welcome: Welcome | None = None
         self.events: asyncio.Queue[Message] = asyncio.Queue()  # messages of no open session
         self.sessions: dict[str, Session] = {}

@@ -1,0 +1,45 @@
+"""`npc-bridge`: serve the NPC brain, play the engine, benchmark, make keys."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from bridge.errors import BridgeError
+from npc.cli import bench, keys, serve, talk
+
+COMMANDS = (serve, talk, bench, keys)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="npc-bridge",
+        description=(
+            "NPC Bridge: an open backend for talking game characters. The brain listens "
+            "on a ZeroMQ ROUTER socket; engines (or `talk`) connect with the protocol in "
+            "docs/PROTOCOL.md."
+        ),
+        epilog="Run `npc-bridge COMMAND --help` for each command's options.",
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in COMMANDS:
+        module.add_parser(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return int(args.run(args) or 0)
+    except BridgeError as e:
+        print(f"npc-bridge {args.command}: {e.reason}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,40 @@
+"""`npc-bridge bench TARGET`: measured figures for docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "bench",
+        help="run a benchmark",
+        description="Benchmarks print a table of figures with the baseline measured in "
+        "the same run; copy them into docs/benchmarks.md with the command and machine.",
+    )
+    targets = p.add_subparsers(dest="target", required=True, metavar="TARGET")
+    b = targets.add_parser(
+        "bridge",
+        help="wire round trip and audio ingest vs raw pyzmq and grpcio",
+        description=(
+            "All on loopback in one run: round trip of the same bytes through a raw pyzmq "
+            "DEALER/ROUTER echo (the floor), through the bridge's full decode/validate/"
+            "dispatch path, and through a grpcio bidirectional-streaming echo; then audio "
+            "ingest with many sessions streaming at once, bridge vs a raw ROUTER that only "
+            "decodes the same messages."
+        ),
+    )
+    b.add_argument("--rounds", type=int, default=20000, help="timed round trips per system")
+    b.add_argument("--warmup", type=int, default=2000, help="untimed round trips first")
+    b.add_argument("--sessions", type=int, default=100, help="sessions streaming at once")
+    b.add_argument("--chunks", type=int, default=1000, help="20 ms chunks per session")
+    b.add_argument("--senders", type=int, default=4, help="client processes for ingest")
+    b.add_argument("--json", action="store_true", help="print the figures as JSON too")
+    b.set_defaults(run=_bridge)
+
+
+def _bridge(args: argparse.Namespace) -> int:
+    from bridge.bench import run_bridge_bench
+
+    return run_bridge_bench(args)
