@@ -68,9 +68,7 @@ def decode(frames: list[bytes]) -> tuple[int, Message]:
             if f.name in header:
                 values[f.name] = f.check(header[f.name])
             elif f.required:
-                raise ProtocolError(
-                    f"'{kind}' needs field '{f.name}'", code=errors.BAD_FIELD
-                )
+                raise ProtocolError(f"'{kind}' needs field '{f.name}'", code=errors.BAD_FIELD)
         for i, name in enumerate(spec.frame_names, 1):
             values[name] = bytes(frames[i])
         msg = spec.cls(**values)

@@ -46,7 +46,7 @@ class Conversation(abc.ABC):
     """One session's handler in the brain."""
 
     @abc.abstractmethod
-    def receive(self, msg: SessionMessage) -> None:
+    def receive(self, msg: SessionMessage | GameEvent) -> None:
         """Take an engine message for this session. Must not block: start work as tasks.
 
         Raise a BridgeError (or any exception) and the engine gets an `error` reply;

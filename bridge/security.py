@@ -31,7 +31,9 @@ def load_keys(path: Path, *, secret: bool) -> tuple[bytes, bytes | None]:
     return public, secret_key
 
 
-def secure_server(ctx: zmq.Context[zmq.Socket[bytes]], sock: zmq.Socket[bytes], keys: CurveKeys) -> ThreadAuthenticator:
+def secure_server(
+    ctx: zmq.Context[zmq.Socket[bytes]], sock: zmq.Socket[bytes], keys: CurveKeys
+) -> ThreadAuthenticator:
     """Make `sock` a CURVE server that only lets in clients whose public key is in the folder.
 
     The authenticator (ZAP handler) runs on its own thread with its own socket; stop it
@@ -43,7 +45,7 @@ def secure_server(ctx: zmq.Context[zmq.Socket[bytes]], sock: zmq.Socket[bytes], 
     auth = ThreadAuthenticator(ctx)
     auth.start()
     auth.configure_curve(domain="*", location=str(keys.clients_dir))
-    sock.curve_secretkey = secret  # type: ignore[assignment]
+    sock.curve_secretkey = secret
     sock.curve_publickey = public
     sock.curve_server = True
     return auth

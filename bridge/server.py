@@ -73,13 +73,20 @@ class BridgeServer:
         self._drain_pending = False
         self._sweeper: asyncio.Task[Any] | None = None
         self._stopped = asyncio.Event()
-        self.loop: asyncio.AbstractEventLoop | None = None  # type: ignore[assignment]
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop that owns the socket (set by `start`)."""
+        if self._loop is None:
+            raise RuntimeError("BridgeServer.start() has not run")
+        return self._loop
 
     # -- life cycle -------------------------------------------------------------------
 
     async def start(self) -> None:
         """Let the brain load, then bind and start reading."""
-        self.loop = asyncio.get_running_loop()
+        self._loop = asyncio.get_running_loop()
         await self.brain.start()
         sock = self._ctx.socket(zmq.ROUTER)
         limits = self.config.limits
@@ -95,7 +102,7 @@ class BridgeServer:
         sock.bind(self.config.bind)
         self.endpoint = sock.getsockopt_string(zmq.LAST_ENDPOINT)
         self._sock = sock
-        self.loop.add_reader(sock.getsockopt(zmq.FD), self._drain)
+        self.loop.add_reader(sock.FD, self._drain)
         self._sweeper = self._spawn(self._sweep())
         self._schedule_drain()
         log.info("serving %s on %s", self.brain.name, self.endpoint)
@@ -109,8 +116,7 @@ class BridgeServer:
             return
         for conn in list(self.connections.values()):
             self._drop_connection(conn, "shutdown")
-        assert self.loop is not None
-        self.loop.remove_reader(self._sock.getsockopt(zmq.FD))
+        self.loop.remove_reader(self._sock.FD)
         if self._sweeper is not None:
             self._sweeper.cancel()
         # What is left are conversations closing: let them finish freeing their resources.
@@ -130,11 +136,15 @@ class BridgeServer:
         if self._sock is None:
             return
         try:
-            self._sock.send_multipart([conn.identity, *encode(msg, conn.next_out_seq())], zmq.NOBLOCK)
+            self._sock.send_multipart(
+                [conn.identity, *encode(msg, conn.next_out_seq())], zmq.NOBLOCK
+            )
         except zmq.Again:
             self.dropped_out += 1
             if self.dropped_out % 1000 == 1:
-                log.warning("engine %s is not reading; dropped %d messages", conn.peer, self.dropped_out)
+                log.warning(
+                    "engine %s is not reading; dropped %d messages", conn.peer, self.dropped_out
+                )
         except zmq.ZMQError as e:
             if e.errno != zmq.EHOSTUNREACH:
                 raise
@@ -149,7 +159,7 @@ class BridgeServer:
     # -- reading ----------------------------------------------------------------------
 
     def _schedule_drain(self) -> None:
-        if not self._drain_pending and self.loop is not None:
+        if not self._drain_pending and self._loop is not None:
             self._drain_pending = True
             self.loop.call_soon(self._drain)
 
@@ -173,7 +183,12 @@ class BridgeServer:
         if conn is None:
             conn = Connection(identity, self.config.limits)
             if len(self.connections) >= self.config.limits.max_connections:
-                self.send_error(conn, ProtocolError("server has too many engines connected", code="too-many-connections"))
+                self.send_error(
+                    conn,
+                    ProtocolError(
+                        "server has too many engines connected", code="too-many-connections"
+                    ),
+                )
                 return
             self.connections[identity] = conn
         conn.last_seen = now
@@ -231,10 +246,9 @@ class BridgeServer:
         if isinstance(msg, SessionMessage):
             if not conn.handshaken:
                 raise _no_handshake()
-            kind = type(msg)
-            if kind is SessionOpen:
-                self._open(conn, msg)  # type: ignore[arg-type]
-            elif kind is SessionClose:
+            if isinstance(msg, SessionOpen):
+                self._open(conn, msg)
+            elif isinstance(msg, SessionClose):
                 conn.conversation(msg.session)
                 self._close_session(conn, msg.session, "closed")
             else:
@@ -276,7 +290,9 @@ class BridgeServer:
 
     def _open(self, conn: Connection, msg: SessionOpen) -> None:
         if msg.session in conn.sessions:
-            raise ProtocolError(f"session '{msg.session}' is already open", code=errors.SESSION_EXISTS)
+            raise ProtocolError(
+                f"session '{msg.session}' is already open", code=errors.SESSION_EXISTS
+            )
         if len(conn.sessions) >= self.config.limits.max_sessions:
             raise ProtocolError(
                 f"this connection already has {len(conn.sessions)} sessions open",
@@ -330,7 +346,9 @@ class BridgeServer:
                 if now - conn.last_seen > timeout:
                     log.info(
                         "engine %s silent for %.1f s: closing its %d session(s)",
-                        conn.peer, now - conn.last_seen, len(conn.sessions),
+                        conn.peer,
+                        now - conn.last_seen,
+                        len(conn.sessions),
                     )
                     self._drop_connection(conn, "heartbeat-timeout")
 

@@ -30,6 +30,7 @@ from bridge.messages import (
     Error,
     FaceFrames,
     FaceHeader,
+    GameEvent,
     Interrupted,
     NpcAudio,
     SessionMessage,
@@ -90,7 +91,7 @@ class EchoConversation(Conversation):
         self.pending: dict[str, asyncio.Future[ActionResult]] = {}
         self._ids = itertools.count(1)
 
-    def receive(self, msg: SessionMessage) -> None:
+    def receive(self, msg: SessionMessage | GameEvent) -> None:
         if isinstance(msg, AudioChunk):
             pcm = np.frombuffer(msg.pcm, dtype="<i2")
             if msg.channels == 2:
@@ -168,7 +169,9 @@ class EchoConversation(Conversation):
     async def _call(self, spec: str) -> str:
         name, _, raw = spec.partition(" ")
         if name not in self.actions:
-            raise ProtocolError(f"action '{name}' was not declared at session-open", code="bad-action")
+            raise ProtocolError(
+                f"action '{name}' was not declared at session-open", code="bad-action"
+            )
         try:
             args = json.loads(raw or "{}")
         except json.JSONDecodeError as e:
@@ -177,7 +180,13 @@ class EchoConversation(Conversation):
         fut: asyncio.Future[ActionResult] = asyncio.get_running_loop().create_future()
         self.pending[call_id] = fut
         self.out.send(
-            ActionCall(session=self.info.session, turn=self.turn, call_id=call_id, name=name, arguments=args)
+            ActionCall(
+                session=self.info.session,
+                turn=self.turn,
+                call_id=call_id,
+                name=name,
+                arguments=args,
+            )
         )
         try:
             result = await asyncio.wait_for(fut, ACTION_TIMEOUT_S)
@@ -197,24 +206,36 @@ class EchoConversation(Conversation):
             y = resample_poly(pcm.astype(np.float32), out_rate // g, rate // g)
             pcm = np.clip(np.round(y), -32768, 32767).astype(np.int16)
         self.out.send(
-            FaceHeader(session=s, turn=t, channels=list(ARKIT_BLENDSHAPES), fps=FACE_FPS, sample_rate=out_rate)
+            FaceHeader(
+                session=s,
+                turn=t,
+                channels=list(ARKIT_BLENDSHAPES),
+                fps=FACE_FPS,
+                sample_rate=out_rate,
+            )
         )
         times, weights = _jaw_frames(pcm, out_rate)
         for i in range(0, len(times), FACE_BATCH):
             tb, wb = times[i : i + FACE_BATCH], weights[i : i + FACE_BATCH]
             self.out.send(
-                FaceFrames(session=s, turn=t, count=len(tb), times=tb.tobytes(), weights=wb.tobytes())
+                FaceFrames(
+                    session=s, turn=t, count=len(tb), times=tb.tobytes(), weights=wb.tobytes()
+                )
             )
         step = out_rate * CHUNK_MS // 1000
         for start in range(0, len(pcm), step):
             chunk = pcm[start : start + step]
             self.out.send(
-                NpcAudio(session=s, turn=t, sample_rate=out_rate, start_sample=start, pcm=chunk.tobytes())
+                NpcAudio(
+                    session=s, turn=t, sample_rate=out_rate, start_sample=start, pcm=chunk.tobytes()
+                )
             )
             self.sent_samples = start + len(chunk)
             await asyncio.sleep(0)
         secs = len(pcm) / out_rate
-        self.out.send(DialogueFinal(session=s, turn=t, text=f"(echo of {secs:.2f} s of your audio)"))
+        self.out.send(
+            DialogueFinal(session=s, turn=t, text=f"(echo of {secs:.2f} s of your audio)")
+        )
 
 
 def _jaw_frames(pcm: np.ndarray, rate: int) -> tuple[np.ndarray, np.ndarray]:

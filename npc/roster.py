@@ -30,7 +30,7 @@ def load_roster(folder: Path) -> list[NpcEntry]:
             raise ConfigError(f"{path}: {e}") from e
         npc_id = data.get("id")
         if not isinstance(npc_id, str) or not npc_id:
-            raise ConfigError(f"{path}: needs `id = \"...\"`, a non-empty string")
+            raise ConfigError(f'{path}: needs `id = "..."`, a non-empty string')
         entries.append(NpcEntry(npc_id, str(data.get("name", npc_id)), path))
     if not entries:
         raise ConfigError(f"no NPC files (*.toml) in {folder}")

@@ -235,7 +235,9 @@ class Session:
                 delay = started + i * chunk_ms / 1000 - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
-            await self.send_audio(audio.data[start : start + step], audio.sample_rate, audio.channels)
+            await self.send_audio(
+                audio.data[start : start + step], audio.sample_rate, audio.channels
+            )
         if end:
             await self.end_audio()
 
@@ -252,7 +254,9 @@ class Session:
     async def cancel(self) -> None:
         await self.client.send(Cancel(session=self.id))
 
-    async def action_result(self, call_id: str, ok: bool, result: Any = None, error: str = "") -> None:
+    async def action_result(
+        self, call_id: str, ok: bool, result: Any = None, error: str = ""
+    ) -> None:
         await self.client.send(
             ActionResult(session=self.id, call_id=call_id, ok=ok, result=result, error=error)
         )
@@ -264,7 +268,7 @@ class Session:
             outcome = self.on_action(call)
             if inspect.isawaitable(outcome):
                 outcome = await outcome
-            ok, result, error = outcome  # type: ignore[misc]
+            ok, result, error = outcome
         except Exception as e:  # the engine's handler failed: the NPC hears why
             ok, result, error = False, None, f"{type(e).__name__}: {e}"
         await self.action_result(call.call_id, ok, result, error)

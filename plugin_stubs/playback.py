@@ -109,7 +109,8 @@ class Turn:
         if not len(times):
             return np.zeros(len(self.channels), "<f4")
         i = max(0, bisect.bisect_right(times.tolist(), sample) - 1)
-        return self.face_weights[i]
+        row: np.ndarray = self.face_weights[i]
+        return row
 
 
 class Playback:
@@ -130,7 +131,8 @@ class Playback:
         return min(played, len(self.turn.audio) // 2)
 
     def face(self) -> np.ndarray:
-        return self.turn.face_at(self.position())
+        weights: np.ndarray = self.turn.face_at(self.position())
+        return weights
 
     def finished(self) -> bool:
         return self.position() >= len(self.turn.audio) // 2

@@ -32,8 +32,12 @@ class FaceFrames(SessionMessage):
     FRAMES = ("times", "weights")
     turn: int
     count: int
-    times: bytes = field(default=b"", repr=False)  # frame 1: int64[count], NPC audio sample position of each frame
-    weights: bytes = field(default=b"", repr=False)  # frame 2: float32[count * channels], row-major, 0.0-1.0
+    times: bytes = field(
+        default=b"", repr=False
+    )  # frame 1: int64[count], NPC audio sample position of each frame
+    weights: bytes = field(
+        default=b"", repr=False
+    )  # frame 2: float32[count * channels], row-major, 0.0-1.0
 
     def check(self) -> None:
         if self.count < 0 or len(self.times) != 8 * self.count:

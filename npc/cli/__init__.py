@@ -7,9 +7,9 @@ import logging
 import sys
 
 from bridge.errors import BridgeError
-from npc.cli import bench, keys, serve, talk
+from npc.cli import bench, demo, keys, serve, talk
 
-COMMANDS = (serve, talk, bench, keys)
+COMMANDS = (serve, talk, demo, bench, keys)
 
 
 def parser() -> argparse.ArgumentParser:

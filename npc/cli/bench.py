@@ -37,4 +37,4 @@ def add_parser(sub: Any) -> None:
 def _bridge(args: argparse.Namespace) -> int:
     from bridge.bench import run_bridge_bench
 
-    return run_bridge_bench(args)
+    return int(run_bridge_bench(args))

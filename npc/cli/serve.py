@@ -31,10 +31,15 @@ def add_parser(sub: Any) -> None:
         help="TOML config with [server], [limits], [security] and [brain] (default: the "
         "sample game's hangar.toml)",
     )
-    p.add_argument("--bind", help="ZeroMQ address to bind, e.g. tcp://127.0.0.1:5555 "
-                   "(overrides the config)")
-    p.add_argument("--insecure", action="store_true", default=None,
-                   help="allow a non-loopback bind without CURVE authentication")
+    p.add_argument(
+        "--bind", help="ZeroMQ address to bind, e.g. tcp://127.0.0.1:5555 (overrides the config)"
+    )
+    p.add_argument(
+        "--insecure",
+        action="store_true",
+        default=None,
+        help="allow a non-loopback bind without CURVE authentication",
+    )
     p.set_defaults(run=run)
 
 

@@ -28,22 +28,36 @@ def add_parser(sub: Any) -> None:
             "reply until its turn ends. Action calls are answered as done."
         ),
     )
-    p.add_argument("--connect", default=DEFAULT_BIND, help=f"server address (default {DEFAULT_BIND})")
+    p.add_argument(
+        "--connect", default=DEFAULT_BIND, help=f"server address (default {DEFAULT_BIND})"
+    )
     p.add_argument("--npc", default="", help="NPC id (default: the server's first NPC)")
     p.add_argument("--player", default="player-1", help="player id (default player-1)")
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--wav", type=Path, help="16-bit PCM WAV file of the player speaking")
     what.add_argument("--text", help="a typed line from the player")
-    p.add_argument("--actions", type=Path,
-                   help="JSON file: a list of engine actions in OpenAI tools form")
-    p.add_argument("--realtime", action="store_true",
-                   help="stream the WAV at real-time pace, as a live microphone would")
-    p.add_argument("--rate", type=int, default=24000, help="NPC audio rate wanted, Hz (default 24000)")
-    p.add_argument("--json", action="store_true",
-                   help="print every message received as one JSON object per line")
-    p.add_argument("--out", type=Path,
-                   help="save the NPC audio (npc.wav), face frames (face.json) and all "
-                   "messages (messages.jsonl) into this folder")
+    p.add_argument(
+        "--actions", type=Path, help="JSON file: a list of engine actions in OpenAI tools form"
+    )
+    p.add_argument(
+        "--realtime",
+        action="store_true",
+        help="stream the WAV at real-time pace, as a live microphone would",
+    )
+    p.add_argument(
+        "--rate", type=int, default=24000, help="NPC audio rate wanted, Hz (default 24000)"
+    )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print every message received as one JSON object per line",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        help="save the NPC audio (npc.wav), face frames (face.json) and all "
+        "messages (messages.jsonl) into this folder",
+    )
     p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the reply")
     p.add_argument("--server-key", type=Path, help="server's public .key (CURVE)")
     p.add_argument("--client-key", type=Path, help="this engine's .key_secret (CURVE)")
@@ -66,13 +80,19 @@ async def _talk(args: argparse.Namespace) -> int:
     try:
         await client.connect(timeout=min(args.timeout, 10.0))
     except TimeoutError:
-        print(f"npc-bridge talk: no answer from {args.connect}: is `npc-bridge serve` running "
-              "(and are the CURVE keys right)?", file=sys.stderr)
+        print(
+            f"npc-bridge talk: no answer from {args.connect}: is `npc-bridge serve` running "
+            "(and are the CURVE keys right)?",
+            file=sys.stderr,
+        )
         await client.close(bye=False)
         return 2
     try:
         session = await client.open_session(
-            args.npc, args.player, audio_out_rate=args.rate, actions=actions,
+            args.npc,
+            args.player,
+            audio_out_rate=args.rate,
+            actions=actions,
             on_action=_done,
         )
         _show(session.opened, args.json)
@@ -86,7 +106,9 @@ async def _talk(args: argparse.Namespace) -> int:
             print(f"saved to {args.out}", file=sys.stderr)
         await session.close()
     except TimeoutError:
-        print(f"npc-bridge talk: the NPC did not finish within {args.timeout:.0f} s", file=sys.stderr)
+        print(
+            f"npc-bridge talk: the NPC did not finish within {args.timeout:.0f} s", file=sys.stderr
+        )
         return 1
     finally:
         await client.close()
