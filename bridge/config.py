@@ -69,30 +69,45 @@ def is_loopback(bind: str) -> bool:
 
 
 def load(path: Path | None, **overrides: Any) -> tuple[ServerConfig, dict[str, Any]]:
-    """Read the `[server]`, `[limits]` and `[security]` tables; return the rest as is."""
+    """Read `[server]`, `[limits]` and `[security]`; return the config and the other tables.
+
+    `overrides` (command-line options) replace `[server]` keys when not None. Paths in
+    `[security]` are relative to the config file.
+    """
     raw: dict[str, Any] = {}
     if path is not None:
         try:
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError) as e:
             raise ConfigError(f"{path}: {e}") from e
+    where = str(path or "config")
     base = path.parent if path is not None else Path.cwd()
     server = dict(raw.get("server", {}))
+    server.update({k: v for k, v in overrides.items() if v is not None})
+    security = raw.get("security")
+    _known_keys(where, "server", server, ServerConfig, exclude=("limits", "curve"))
+    _known_keys(where, "limits", raw.get("limits", {}), Limits)
     try:
-        limits = Limits(**raw.get("limits", {}))
         curve = None
-        sec = raw.get("security", {})
-        if sec:
+        if security is not None:
             curve = CurveKeys(
-                server_secret_file=base / sec["server_secret_file"],
-                clients_dir=base / sec["clients_dir"],
+                server_secret_file=base / security["server_secret_file"],
+                clients_dir=base / security["clients_dir"],
             )
-        server.update({k: v for k, v in overrides.items() if v is not None})
-        if "curve" in server and server["curve"] is None:
-            del server["curve"]
-        config = ServerConfig(limits=limits, curve=server.pop("curve", curve), **server)
-    except (TypeError, KeyError) as e:
-        raise ConfigError(f"{path or 'config'}: {e}") from e
+        config = ServerConfig(limits=Limits(**raw.get("limits", {})), curve=curve, **server)
+    except KeyError as e:
+        raise ConfigError(f"{where}: [security] needs {e}") from e
     config.check()
     rest = {k: v for k, v in raw.items() if k not in ("server", "limits", "security")}
     return config, rest
+
+
+def _known_keys(
+    where: str, table: str, values: dict[str, Any], cls: type, exclude: tuple[str, ...] = ()
+) -> None:
+    known = [f.name for f in dataclasses.fields(cls) if f.name not in exclude]
+    for key in values:
+        if key not in known:
+            raise ConfigError(
+                f"{where}: unknown key '{key}' in [{table}]; known: {', '.join(known)}"
+            )
