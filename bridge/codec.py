@@ -20,7 +20,7 @@ def encode(msg: Message, seq: int = 0) -> list[bytes]:
     for name in spec.header_names:
         value = getattr(msg, name)
         if value is not None:
-            header[name] = value
+            header[name] = float(value) if name in spec.float_names else value
     frames = [_packb(header)]
     for name in spec.frame_names:
         frames.append(getattr(msg, name))
@@ -29,6 +29,9 @@ def encode(msg: Message, seq: int = 0) -> list[bytes]:
 
 def decode(frames: list[bytes]) -> tuple[int, Message]:
     """Read one message from its frames (identity already removed): (seq, message).
+
+    Unknown header keys are ignored; an optional field that is absent or nil takes its
+    default.
 
     Raises ProtocolError with a stable code for anything malformed; `ref_seq` and
     `session` are filled in on the error whenever the header got that far.
@@ -65,8 +68,9 @@ def decode(frames: list[bytes]) -> tuple[int, Message]:
             )
         values: dict[str, Any] = {}
         for f in spec.fields:
-            if f.name in header:
-                values[f.name] = f.check(header[f.name])
+            value = header.get(f.name)
+            if value is not None:
+                values[f.name] = f.check(value)
             elif f.required:
                 raise ProtocolError(f"'{kind}' needs field '{f.name}'", code=errors.BAD_FIELD)
         for i, name in enumerate(spec.frame_names, 1):

@@ -206,23 +206,26 @@ class BridgeServer:
         try:
             self._check_sizes(frames)
             seq, msg = decode(frames[1:])
-            try:
-                if msg.DIRECTION == "out":
-                    raise ProtocolError(
-                        f"'{msg.TYPE}' is sent by the brain, not the engine",
-                        code=errors.WRONG_DIRECTION,
-                    )
-                conn.check_seq(seq)
-                self._dispatch(conn, msg)
-            except BridgeError as e:
-                e.ref_seq = seq if e.ref_seq is None else e.ref_seq
-                e.session = e.session or getattr(msg, "session", None)
-                raise
         except BridgeError as e:
             self.send_error(conn, e)
-        except Exception as e:  # a bug in a stage must not take the server down
-            log.exception("unexpected failure handling a message from %s", conn.peer)
-            self.send_error(conn, BridgeError(f"{type(e).__name__}: {e}", code=errors.INTERNAL))
+            return
+        try:
+            if msg.DIRECTION == "out":
+                raise ProtocolError(
+                    f"'{msg.TYPE}' is sent by the brain, not the engine",
+                    code=errors.WRONG_DIRECTION,
+                )
+            conn.check_seq(seq)
+            self._dispatch(conn, msg)
+        except Exception as e:
+            if not isinstance(e, BridgeError):  # a bug in a stage must not take us down
+                log.exception("unexpected failure handling %s from %s", msg.TYPE, conn.peer)
+                e = BridgeError(f"{type(e).__name__}: {e}", code=errors.INTERNAL)
+            e.ref_seq = seq if e.ref_seq is None else e.ref_seq
+            e.session = e.session or getattr(msg, "session", None)
+            self.send_error(conn, e)
+            if e.fatal and e.session is not None:
+                self._close_session(conn, e.session, "error")
 
     def _check_sizes(self, frames: list[bytes]) -> None:
         limits = self.config.limits

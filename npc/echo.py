@@ -12,6 +12,7 @@ import asyncio
 import itertools
 import json
 import time
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import numpy as np
@@ -100,9 +101,11 @@ class EchoConversation(Conversation):
             self.audio_rate = msg.sample_rate
         elif isinstance(msg, AudioEnd):
             audio, self.audio = self.audio, []
-            self._start(self._echo_audio(audio, self.audio_rate))
+            rate = self.audio_rate
+            self._start(lambda: self._echo_audio(audio, rate))
         elif isinstance(msg, TextInput):
-            self._start(self._echo_text(msg.text))
+            text = msg.text
+            self._start(lambda: self._echo_text(text))
         elif isinstance(msg, ActionResult):
             fut = self.pending.pop(msg.call_id, None)
             if fut is None:
@@ -122,11 +125,13 @@ class EchoConversation(Conversation):
 
     # -- turns --------------------------------------------------------------------------
 
-    def _start(self, coro: Any) -> None:
+    def _start(self, reply: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        # A factory, not a coroutine: a turn cancelled before it starts leaves nothing
+        # un-awaited behind.
         self._interrupt("barge-in")
         self.turn += 1
         self.sent_samples = 0
-        self.task = asyncio.ensure_future(self._run(self.turn, coro))
+        self.task = asyncio.ensure_future(self._run(self.turn, reply))
 
     def _interrupt(self, reason: str) -> None:
         if self.task is None or self.task.done():
@@ -137,10 +142,10 @@ class EchoConversation(Conversation):
         end = "cancelled" if reason == "cancel" else "interrupted"
         self.out.send(TurnEnd(session=s, turn=t, reason=end, audio_samples=self.sent_samples))
 
-    async def _run(self, turn: int, coro: Any) -> None:
+    async def _run(self, turn: int, reply: Callable[[], Coroutine[Any, Any, None]]) -> None:
         started = time.perf_counter()
         try:
-            await coro
+            await reply()
         except BridgeError as e:
             self.out.send(Error.of(e, session=self.info.session, stage="echo"))
             reason = "error"

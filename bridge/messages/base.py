@@ -58,6 +58,7 @@ class MessageSpec:
     fields: tuple[FieldSpec, ...]
     header_names: tuple[str, ...]
     frame_names: tuple[str, ...]
+    float_names: frozenset[str]  # written as msgpack floats even when given an int
 
 
 REGISTRY: dict[str, MessageSpec] = {}
@@ -75,8 +76,9 @@ def register(cls: M) -> M:
             continue
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         specs.append(FieldSpec(f.name, _checker(hints[f.name], f.name), required))
+    floats = frozenset(s.name for s in specs if hints[s.name] in (float, float | None))
     REGISTRY[cls.TYPE] = MessageSpec(
-        cls, tuple(specs), tuple(s.name for s in specs), tuple(cls.FRAMES)
+        cls, tuple(specs), tuple(s.name for s in specs), tuple(cls.FRAMES), floats
     )
     return cls
 

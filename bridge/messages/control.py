@@ -73,7 +73,7 @@ class Error(Message):
     session: str | None = None  # the session concerned, if any
     ref_seq: int | None = None  # `seq` of the engine message that caused it, if any
     stage: str = ""  # the pipeline stage that failed ("" for the bridge itself)
-    fatal: bool = False  # true: the session (or connection, without `session`) is closed
+    fatal: bool = False  # true: `session` is closed; `session-closed` (reason "error") follows
     retryable: bool = False  # true: the same request may succeed later
 
     @classmethod
