@@ -75,33 +75,39 @@ def _wait_stop(conn: Connection) -> None:
         conn.send({})
 
 
-def grpc_round_trips(
-    target: str, blobs: list[bytes], header_lens: list[int], warmup: int, expect: str
-) -> list[int]:
-    """Round trips (ns) of each blob after `warmup`: one request in, then next(responses)."""
-    import grpc
+class GrpcClient:
+    """A blocking stub on one bidirectional stream: one request in, then next(responses)."""
 
-    channel = grpc.insecure_channel(target)
-    try:
-        grpc.channel_ready_future(channel).result(timeout=READY_TIMEOUT_S)
-    except grpc.FutureTimeoutError as e:
-        raise BenchError(f"grpc server at {target} is not ready") from e
-    call = channel.stream_stream(PATH)
-    requests: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
-    responses = call(iter(requests.get, None))
-    put, clock, unpackb = requests.put, time.perf_counter_ns, msgpack.unpackb
-    times = [0] * len(blobs)
-    try:
-        for i, blob in enumerate(blobs):
+    def __init__(self, target: str, blobs: list[bytes], header_lens: list[int], expect: str):
+        import grpc
+
+        self._channel = grpc.insecure_channel(target)
+        try:
+            grpc.channel_ready_future(self._channel).result(timeout=READY_TIMEOUT_S)
+        except grpc.FutureTimeoutError as e:
+            self._channel.close()
+            raise BenchError(f"grpc server at {target} is not ready") from e
+        self._requests: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._responses = self._channel.stream_stream(PATH)(iter(self._requests.get, None))
+        self._blobs, self._header_lens, self._expect = blobs, header_lens, expect
+
+    def run(self, lo: int, hi: int) -> list[int]:
+        """Round trips (ns) of requests lo..hi-1."""
+        put, responses = self._requests.put, self._responses
+        clock, unpackb = time.perf_counter_ns, msgpack.unpackb
+        times = [0] * (hi - lo)
+        for i in range(lo, hi):
+            blob = self._blobs[i]
             t0 = clock()
             put(blob)
             reply = next(responses)
-            times[i] = clock() - t0
+            times[i - lo] = clock() - t0
             # Outside the timed span, as for the ZeroMQ clients: the reply is what we sent.
-            if unpackb(reply[: header_lens[i]])["type"] != expect:
+            if unpackb(reply[: self._header_lens[i]])["type"] != self._expect:
                 raise BenchError(f"grpc echo {i} came back changed")
-    finally:
-        put(None)
-        responses.cancel()
-        channel.close()
-    return times[warmup:]
+        return times
+
+    def close(self) -> None:
+        self._requests.put(None)
+        self._responses.cancel()
+        self._channel.close()

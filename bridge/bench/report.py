@@ -118,7 +118,8 @@ def format_report(r: BenchResult) -> str:
         f"bench server limits: {s['limits']} (raised for the bench; defaults unchanged)",
         "",
         f"Round trip: one {s['request_bytes']}-byte audio-chunk request in flight, "
-        f"{s['rounds']} timed after {s['warmup']} warm-up, loopback TCP",
+        f"{s['rounds']} timed after {s['warmup']} warm-up, loopback TCP, systems taking "
+        f"turns in {s['round_trip_blocks']} blocks",
         f"  {'system':<36} {'p50 us':>9} {'p99 us':>9} {'mean us':>9} {'msgs/s':>9}",
     ]
     for key, lat in r.round_trip.items():
@@ -129,13 +130,14 @@ def format_report(r: BenchResult) -> str:
         )
     a, b = ratios["bridge_vs_raw_p50"], ratios["grpc_vs_bridge_p50"]
     lines += [
-        f"  bridge p50 / raw p50   = {a:5.2f}  (target <= {TARGET_BRIDGE_VS_RAW}: "
+        f"  bridge p50 / raw p50   = {a:5.3f}  (target <= {TARGET_BRIDGE_VS_RAW}: "
         f"{_verdict(a <= TARGET_BRIDGE_VS_RAW)})",
-        f"  grpc p50 / bridge p50  = {b:5.2f}  (target >= {TARGET_GRPC_VS_BRIDGE}: "
+        f"  grpc p50 / bridge p50  = {b:5.3f}  (target >= {TARGET_GRPC_VS_BRIDGE}: "
         f"{_verdict(b >= TARGET_GRPC_VS_BRIDGE)}; baseline {r.grpc_baseline})",
         "",
         f"Audio ingest: {s['sessions']} sessions x {s['chunks']} chunks of 640 bytes "
-        f"(20 ms at 16 kHz), {s['senders']} sender processes",
+        f"(20 ms at 16 kHz), {s['senders']} sender processes, best of "
+        f"{s['ingest_repeats']} alternating runs each",
         f"  {'server':<36} {'chunks':>9} {'server s':>9} {'chunks/s':>9} {'x 5k/s':>7} "
         f"{'sent/s':>9}",
     ]
@@ -148,7 +150,7 @@ def format_report(r: BenchResult) -> str:
         )
     c = ratios["ingest_bridge_vs_raw"]
     lines += [
-        f"  bridge / raw           = {c:5.2f}  (target >= {TARGET_INGEST_VS_RAW}: "
+        f"  bridge / raw           = {c:5.3f}  (target >= {TARGET_INGEST_VS_RAW}: "
         f"{_verdict(c >= TARGET_INGEST_VS_RAW)})",
         f"  bridge = {ratios['ingest_bridge_x_100_mics']:.1f} x 5,000 chunks/s "
         "(100 real-time microphones)",

@@ -69,36 +69,42 @@ def expect_reply(sock: zmq.Socket[bytes], kind: str) -> dict[str, object]:
     return header
 
 
-def zmq_round_trips(
-    endpoint: str, requests: Requests, warmup: int, expect: str, handshake: bool
-) -> list[int]:
-    """Round trips (ns) of each audio chunk after `warmup`, one message in flight at a time."""
-    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-    sock = dealer(ctx, endpoint)
-    try:
+class ZmqClient:
+    """A synchronous DEALER that times one request in flight at a time."""
+
+    def __init__(self, endpoint: str, requests: Requests, expect: str, handshake: bool) -> None:
+        self._ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        self._sock = dealer(self._ctx, endpoint)
+        self._chunks = requests.chunks
+        self._expect = expect
         if handshake:
-            sock.send_multipart(requests.setup[0])
-            expect_reply(sock, "welcome")
-            sock.send_multipart(requests.setup[1])
-            expect_reply(sock, "session-opened")
-        send, recv = sock.send_multipart, sock.recv_multipart
-        clock, unpackb = time.perf_counter_ns, msgpack.unpackb
-        times = [0] * len(requests.chunks)
-        for i, frames in enumerate(requests.chunks):
+            self._sock.send_multipart(requests.setup[0])
+            expect_reply(self._sock, "welcome")
+            self._sock.send_multipart(requests.setup[1])
+            expect_reply(self._sock, "session-opened")
+
+    def run(self, lo: int, hi: int) -> list[int]:
+        """Round trips (ns) of requests lo..hi-1."""
+        send, recv = self._sock.send_multipart, self._sock.recv_multipart
+        clock, unpackb, expect = time.perf_counter_ns, msgpack.unpackb, self._expect
+        times = [0] * (hi - lo)
+        for i in range(lo, hi):
+            frames = self._chunks[i]
             t0 = clock()
             send(frames)
             try:
                 reply = recv()
             except zmq.Again as e:
                 raise BenchError(f"no reply to round trip {i} in {RECV_TIMEOUT_MS} ms") from e
-            times[i] = clock() - t0
+            times[i - lo] = clock() - t0
             header = unpackb(reply[0])
             if header["type"] != expect:
                 raise BenchError(f"round trip {i}: expected '{expect}', got {header!r}")
-    finally:
-        sock.close()
-        ctx.term()
-    return times[warmup:]
+        return times
+
+    def close(self) -> None:
+        self._sock.close()
+        self._ctx.term()
 
 
 @dataclass(frozen=True, slots=True)
