@@ -67,14 +67,16 @@ def decode(frames: list[bytes]) -> tuple[int, Message]:
                 code=errors.BAD_HEADER,
             )
         values: dict[str, Any] = {}
-        for f in spec.fields:
-            value = header.get(f.name)
+        get = header.get
+        for name, check, required in spec.fields:
+            value = get(name)
             if value is not None:
-                values[f.name] = f.check(value)
-            elif f.required:
-                raise ProtocolError(f"'{kind}' needs field '{f.name}'", code=errors.BAD_FIELD)
+                values[name] = check(value)
+            elif required:
+                raise ProtocolError(f"'{kind}' needs field '{name}'", code=errors.BAD_FIELD)
         for i, name in enumerate(spec.frame_names, 1):
-            values[name] = bytes(frames[i])
+            frame = frames[i]
+            values[name] = frame if type(frame) is bytes else bytes(frame)
         msg = spec.cls(**values)
         msg.check()
     except ProtocolError as e:

@@ -85,7 +85,10 @@ class Ingest:
 
 
 def run_ingest(
-    serve: Callable[..., None], serve_args: tuple[Any, ...], sessions: int, chunks: int,
+    serve: Callable[..., None],
+    serve_args: tuple[Any, ...],
+    sessions: int,
+    chunks: int,
     senders: int,
 ) -> Ingest:
     """Stream `sessions` x `chunks` through the server `serve` from `senders` processes."""

@@ -104,9 +104,7 @@ def run_bridge_bench(args: argparse.Namespace) -> int:
         f"burst={limits.burst}, max_sessions={limits.max_sessions} (defaults unchanged)"
     )
     round_trip, baseline = measure_round_trips(args.rounds, args.warmup, _stderr)
-    ingest = measure_ingest(
-        args.sessions, args.chunks, args.senders, INGEST_REPEATS, _stderr
-    )
+    ingest = measure_ingest(args.sessions, args.chunks, args.senders, INGEST_REPEATS, _stderr)
     request = build_requests(1).chunks[0]
     result = BenchResult(
         machine=machine_info(),

@@ -7,7 +7,7 @@ import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, NamedTuple, TypeVar
 
 from bridge import errors
 from bridge.errors import ProtocolError
@@ -41,8 +41,7 @@ class SessionMessage(Message):
 Checker = Callable[[Any], Any]
 
 
-@dataclass(frozen=True, slots=True)
-class FieldSpec:
+class FieldSpec(NamedTuple):
     """How one header field is read: its name, its checker and whether it may be left out."""
 
     name: str
