@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import itertools
 import logging
@@ -43,6 +44,8 @@ from plugin_stubs.playback import Turn
 from plugin_stubs.wav import Pcm
 
 log = logging.getLogger("npc_bridge.client")
+
+BYE_TIMEOUT_S = 1.0  # how long close() tries to hand `bye` to the socket
 
 # (call) -> (ok, result, error); may be async. What the engine does when the NPC acts.
 ActionHandler = Callable[[ActionCall], "tuple[bool, Any, str] | Awaitable[tuple[bool, Any, str]]"]
@@ -96,8 +99,12 @@ class EngineClient:
         """Connect, say hello, wait for welcome; start reading and heartbeating."""
         self.sock.connect(self.endpoint)
         self._spawn(self._read())
-        await self.send(Hello(protocol=PROTOCOL_VERSION, client=self.name))
-        msg = await self.next_event(timeout)
+        deadline = time.monotonic() + timeout
+        # The send is inside the timeout too: a server that rejects the ZeroMQ handshake
+        # (CURVE keys, mechanism) leaves the DEALER no pipe, and sending would wait forever.
+        hello = Hello(protocol=PROTOCOL_VERSION, client=self.name)
+        await asyncio.wait_for(self.send(hello), timeout)
+        msg = await self.next_event(max(0.0, deadline - time.monotonic()))
         if isinstance(msg, Error):
             raise ProtocolError(f"server refused hello: {msg.code}: {msg.reason}", code=msg.code)
         if not isinstance(msg, Welcome):
@@ -109,7 +116,9 @@ class EngineClient:
 
     async def close(self, bye: bool = True) -> None:
         if bye and not self.sock.closed:
-            await self.send(Bye())
+            # A courtesy: with no peer left to take it, do not wait forever.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.send(Bye()), BYE_TIMEOUT_S)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
