@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import math
 import struct
+import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -25,13 +26,31 @@ from sample_game import NPCS_DIR
 
 LOOPBACK = "tcp://127.0.0.1:*"
 WAIT = 5.0  # seconds any single expected message may take; far above what it needs
+SCENARIO_LIMIT = 60.0  # seconds a whole scenario may take before it counts as hung
 
 T = TypeVar("T")
 
 
-def run(scenario: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run one async scenario to completion on a fresh event loop."""
-    return asyncio.run(scenario())
+def run(scenario: Callable[[], Coroutine[Any, Any, T]], limit: float = SCENARIO_LIMIT) -> T:
+    """Run one async scenario to completion on a fresh event loop.
+
+    A scenario that hangs fails after `limit` seconds, printing where every task was
+    stuck, rather than hanging the test run.
+    """
+
+    async def guarded() -> T:
+        task = asyncio.ensure_future(scenario())
+        done, _ = await asyncio.wait({task}, timeout=limit)
+        if done:
+            return task.result()
+        for t in asyncio.all_tasks():
+            if t is not asyncio.current_task():
+                t.print_stack(file=sys.stderr)
+        task.cancel()
+        await asyncio.wait({task}, timeout=5.0)
+        raise AssertionError(f"scenario still running after {limit} s; task stacks on stderr")
+
+    return asyncio.run(guarded())
 
 
 def echo_brain() -> EchoBrain:
