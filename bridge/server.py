@@ -202,7 +202,7 @@ class BridgeServer:
                 self.send_error(
                     conn,
                     ProtocolError(
-                        "server has too many engines connected", code="too-many-connections"
+                        "server has too many engines connected", code=errors.TOO_MANY_CONNECTIONS
                     ),
                 )
                 return

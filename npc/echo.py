@@ -175,12 +175,12 @@ class EchoConversation(Conversation):
         name, _, raw = spec.partition(" ")
         if name not in self.actions:
             raise ProtocolError(
-                f"action '{name}' was not declared at session-open", code="bad-action"
+                f"action '{name}' was not declared at session-open", code=errors.BAD_ACTION
             )
         try:
             args = json.loads(raw or "{}")
         except json.JSONDecodeError as e:
-            raise ProtocolError(f"arguments are not JSON: {e}", code="bad-action") from e
+            raise ProtocolError(f"arguments are not JSON: {e}", code=errors.BAD_ACTION) from e
         call_id = f"c{next(self._ids)}"
         fut: asyncio.Future[ActionResult] = asyncio.get_running_loop().create_future()
         self.pending[call_id] = fut
