@@ -59,9 +59,9 @@ class StreamResampler:
     def _emit(self, last: int) -> np.ndarray:
         if last < self._out_next or not len(self._buf):
             return np.zeros(0, np.float32)
-        y = resample_poly(self._buf, self.up, self.down).astype(np.float32)
+        y: np.ndarray = resample_poly(self._buf, self.up, self.down).astype(np.float32)
         first_out = self._buf_start * self.up // self.down
-        out = y[self._out_next - first_out : last - first_out + 1]
+        out: np.ndarray = y[self._out_next - first_out : last - first_out + 1]
         self._out_next = last + 1
         # Keep the input the next outputs still reach back to, aligned to `down`.
         keep_from = self._out_next * self.down // self.up - self.reach

@@ -47,7 +47,8 @@ def _session(path: Path) -> Any:
                 f"{path}: inputs {sorted(names)}; expected faster-whisper's Silero export "
                 "(input, h, c)"
             )
-        log.info("loaded Silero VAD %s in %.0f ms", path.name, (time.perf_counter() - started) * 1e3)
+        ms = (time.perf_counter() - started) * 1e3
+        log.info("loaded Silero VAD %s in %.0f ms", path.name, ms)
         _sessions[path] = session
     return session
 

@@ -1,0 +1,202 @@
+"""The hearing stage: player audio -> VAD -> turn-taking -> streaming ASR, per session.
+
+Audio arrives in engine chunks; it is resampled to 16 kHz, cut into VAD frames and fed
+to the recogniser while the player speaks. Partials are decoded every `partial_ms` of
+speech; when speech pauses the final decode starts at once (speculatively), so that when
+the hangover confirms the end of the turn the transcript is nearly or already there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from npc.asr.base import Asr, AsrStream, Hints
+from npc.audio import TARGET_RATE, StreamResampler, pcm16_to_float
+from npc.turns import Event, TurnConfig, TurnDetector, TurnEvent
+from npc.vad.base import Vad
+
+log = logging.getLogger("npc_bridge.hearing")
+
+BACKCHANNELS = frozenset(
+    {
+        *("mhm", "mm", "hmm", "hm", "uh", "huh", "uh-huh", "um", "ah", "oh"),
+        *("okay", "ok", "yeah", "yes", "yep", "right", "sure"),
+    }
+)
+PREROLL_MS = 320  # audio before the VAD's speech start that still goes to the recogniser
+_WORD = re.compile(r"[a-z']+(?:-[a-z']+)*")
+
+
+@dataclass(frozen=True, slots=True)
+class HearingConfig:
+    turn: TurnConfig = field(default_factory=TurnConfig)
+    partial_ms: int = 600  # decode a partial every this much new speech
+    barge_in_ms: int = 300  # the player must speak this long to interrupt the NPC
+    vocabulary: tuple[str, ...] = ()
+
+
+def is_backchannel(text: str) -> bool:
+    """True when every word is a backchannel ("mhm", "okay", "uh-huh") or there are none."""
+    return all(w in BACKCHANNELS for w in _WORD.findall(text.lower()))
+
+
+class Listener(Protocol):
+    """What hearing tells its conversation (called on the event loop)."""
+
+    def speech_started(self) -> None: ...
+    def partial(self, text: str, speech_ms: float) -> None: ...
+    def final(self, text: str, trace: dict[str, float]) -> None: ...
+
+
+@dataclass
+class _Utterance:
+    stream: AsrStream
+    speculative: asyncio.Future[str] | None = None
+    partial_due: int = 0  # speech samples at which the next partial is due
+    partial_busy: bool = False
+    last_speech_at: float = 0.0  # perf_counter when the last speech sample arrived
+    trace: dict[str, float] = field(default_factory=dict)
+
+
+class Hearing:
+    """One session's ears. `feed` and `end_audio` never block; work runs in a task."""
+
+    def __init__(
+        self,
+        vad: Vad,
+        asr: Asr,
+        config: HearingConfig,
+        listener: Listener,
+        vad_pool: Executor,
+        asr_pool: Executor,
+    ) -> None:
+        self.vad, self.asr, self.config, self.listener = vad, asr, config, listener
+        self.vad_pool, self.asr_pool = vad_pool, asr_pool
+        self.turns = TurnDetector(config.turn, vad.capabilities.frame_samples)
+        self.queue: asyncio.Queue[tuple[bytes, int, int] | None] = asyncio.Queue()
+        self.resampler: StreamResampler | None = None
+        self.rate = 0
+        self.pending = np.zeros(0, np.float32)
+        self.utterance: _Utterance | None = None
+        frames = PREROLL_MS * TARGET_RATE // 1000 // vad.capabilities.frame_samples
+        self.preroll: deque[np.ndarray] = deque(maxlen=frames)
+        self.task = asyncio.ensure_future(self._run())
+
+    def feed(self, pcm: bytes, sample_rate: int, channels: int) -> None:
+        self.queue.put_nowait((pcm, sample_rate, channels))
+
+    def end_audio(self) -> None:
+        """Push-to-talk released: the turn ends now, whatever the VAD says."""
+        self.queue.put_nowait(None)
+
+    async def close(self) -> None:
+        self.task.cancel()
+        await asyncio.gather(self.task, return_exceptions=True)
+        if self.utterance is not None:
+            self.utterance.stream.close()
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            item = await self.queue.get()
+            if item is None:
+                await self._end_turn(push_to_talk=True)
+                continue
+            pcm, rate, channels = item
+            arrived = time.perf_counter()
+            x = self._to_16k(pcm16_to_float(pcm, channels), rate)
+            events, frames = await loop.run_in_executor(self.vad_pool, self._vad, x)
+            for ev, frame in zip(events, frames, strict=True):
+                await self._on_frame(ev, frame, arrived)
+
+    def _to_16k(self, x: np.ndarray, rate: int) -> np.ndarray:
+        if rate != self.rate:
+            self.rate, self.resampler = rate, StreamResampler(rate, TARGET_RATE)
+        assert self.resampler is not None
+        return self.resampler.push(x)
+
+    def _vad(self, x: np.ndarray) -> tuple[list[TurnEvent | None], list[np.ndarray]]:
+        """Worker thread: cut into frames, run the VAD and the turn detector on each."""
+        n = self.vad.capabilities.frame_samples
+        buf = np.concatenate([self.pending, x])
+        count = len(buf) // n
+        frames = [buf[i * n : (i + 1) * n] for i in range(count)]
+        self.pending = buf[count * n :]
+        return [self.turns.push(self.vad.probability(f)) for f in frames], frames
+
+    async def _on_frame(self, ev: TurnEvent | None, frame: np.ndarray, arrived: float) -> None:
+        u = self.utterance
+        if ev is not None and ev.event is Event.SPEECH_START:
+            hints = Hints(list(self.config.vocabulary))
+            u = self.utterance = _Utterance(self.asr.open_stream(hints))
+            u.partial_due = self._ms(self.config.barge_in_ms)
+            for before in self.preroll:  # the VAD needs a moment to be sure; Whisper doesn't
+                u.stream.feed(before)
+            self.preroll.clear()
+            self.listener.speech_started()
+        if u is None:
+            self.preroll.append(frame)
+            return
+        u.stream.feed(frame)
+        if self.turns.speaking:
+            u.last_speech_at = arrived
+        if ev is None:
+            self._maybe_partial(u)
+        elif ev.event is Event.PAUSE:
+            u.speculative = self._submit(u.stream.final)
+        elif ev.event is Event.RESUME:
+            u.speculative = None  # the player went on: that guess is stale
+        elif ev.event is Event.END_OF_TURN:
+            await self._end_turn(push_to_talk=False)
+
+    def _maybe_partial(self, u: _Utterance) -> None:
+        if u.partial_busy or u.speculative is not None or self.turns.speech < u.partial_due:
+            return
+        u.partial_busy = True
+        u.partial_due = self.turns.speech + self._ms(self.config.partial_ms)
+        speech_ms = self.turns.speech * 1000 / TARGET_RATE
+        fut = self._submit(u.stream.partial)
+
+        def done(f: asyncio.Future[str]) -> None:
+            u.partial_busy = False
+            if not f.cancelled() and f.exception() is None and self.utterance is u:
+                self.listener.partial(f.result(), speech_ms)
+
+        fut.add_done_callback(done)
+
+    async def _end_turn(self, push_to_talk: bool) -> None:
+        u, self.utterance = self.utterance, None
+        if u is None:
+            if push_to_talk:
+                self.listener.final("", {})
+            return
+        eot = time.perf_counter()
+        if push_to_talk or u.speculative is None:
+            u.speculative = self._submit(u.stream.final)
+        text = await u.speculative
+        done = time.perf_counter()
+        u.stream.close()
+        self.turns.reset_keep_position()
+        trace = {
+            "end_of_turn_ms": (eot - u.last_speech_at) * 1000,
+            "final_after_eot_ms": (done - eot) * 1000,
+            "last_speech_to_final_ms": (done - u.last_speech_at) * 1000,
+        }
+        self.listener.final(text.strip(), trace)
+
+    def _submit(self, fn: Callable[[], str]) -> asyncio.Future[str]:
+        return asyncio.get_running_loop().run_in_executor(self.asr_pool, fn)
+
+    @staticmethod
+    def _ms(ms: int) -> int:
+        return ms * TARGET_RATE // 1000
