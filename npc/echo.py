@@ -2,8 +2,10 @@
 
 Typed text comes back as dialogue deltas and a final line; "call NAME {json}" calls an
 engine-declared action and reports its result; player audio comes back, at the session's
-output rate, as NPC audio with loudness-driven jaw frames. No models: this is what sits
-behind the seam until the real pipeline replaces it, and what the bridge tests run against.
+output rate, as NPC audio with loudness-driven jaw frames. With ears (VAD + ASR) it hears:
+transcripts while the player speaks, a turn at the end of each utterance ("You said: ..."
+with the utterance's audio echoed as the NPC's voice), and barge-in. It stands behind the
+seam until the thinking and speaking stages replace it; the bridge tests run against it.
 """
 
 from __future__ import annotations
@@ -37,10 +39,14 @@ from bridge.messages import (
     SessionMessage,
     Steer,
     TextInput,
+    Transcript,
     TurnEnd,
 )
 from bridge.seam import Brain, Conversation, Opened, Outbox, SessionInfo
-from npc.face.arkit import ARKIT_BLENDSHAPES, INDEX
+from npc.ears import Ears
+from npc.face.arkit import ARKIT_BLENDSHAPES
+from npc.face.loudness import jaw_frames
+from npc.hearing import Hearing, is_backchannel
 from npc.roster import NpcEntry
 
 ACTION_TIMEOUT_S = 10.0
@@ -54,15 +60,16 @@ class EchoBrain(Brain):
 
     name = "echo"
 
-    def __init__(self, roster: list[NpcEntry]) -> None:
+    def __init__(self, roster: list[NpcEntry], ears: Ears | None = None) -> None:
         self.roster = {e.id: e for e in roster}
+        self.ears = ears
         self._order = [e.id for e in roster]
 
     def npcs(self) -> list[str]:
         return list(self._order)
 
     def capabilities(self) -> list[str]:
-        return ["text", "audio", "actions", "face"]
+        return ["text", "audio", "actions", "face", *(["asr", "vad"] if self.ears else [])]
 
     def open(self, info: SessionInfo, out: Outbox) -> Opened:
         npc_id = info.npc or self._order[0]
@@ -73,14 +80,27 @@ class EchoBrain(Brain):
                 code=errors.UNKNOWN_NPC,
             )
         names = [a["function"]["name"] for a in info.actions]
-        return Opened(EchoConversation(info, out, names), entry.id, entry.name, names)
+        conv = EchoConversation(info, out, names, interruptible=entry.interruptible)
+        if self.ears is not None:
+            conv.hearing = self.ears.listen(conv, vocabulary=[entry.name])
+        return Opened(conv, entry.id, entry.name, names)
+
+    async def stop(self) -> None:
+        if self.ears is not None:
+            self.ears.shutdown()
 
 
 class EchoConversation(Conversation):
     """One session of the echo brain; one turn runs at a time, a new one cancels the old."""
 
-    def __init__(self, info: SessionInfo, out: Outbox, actions: list[str]) -> None:
+    def __init__(
+        self, info: SessionInfo, out: Outbox, actions: list[str], interruptible: bool = True
+    ) -> None:
         self.info = info
+        self.interruptible = interruptible
+        self.hearing: Hearing | None = None
+        self.play_start: float | None = None  # when this turn's NPC audio began playing
+        self.trace: dict[str, float] = {}
         self.out = out
         self.actions = set(actions)
         self.steer = dict(info.steer)
@@ -99,6 +119,10 @@ class EchoConversation(Conversation):
                 pcm = pcm.reshape(-1, 2).mean(axis=1).astype(np.int16)
             self.audio.append(pcm)
             self.audio_rate = msg.sample_rate
+            if self.hearing is not None:
+                self.hearing.feed(msg.pcm, msg.sample_rate, msg.channels)
+        elif isinstance(msg, AudioEnd) and self.hearing is not None:
+            self.hearing.end_audio()
         elif isinstance(msg, AudioEnd):
             audio, self.audio = self.audio, []
             rate = self.audio_rate
@@ -119,6 +143,8 @@ class EchoConversation(Conversation):
             self.steer.update(msg.attributes)
 
     async def close(self) -> None:
+        if self.hearing is not None:
+            await self.hearing.close()
         if self.task is not None:
             self.task.cancel()
             await asyncio.gather(self.task, return_exceptions=True)
@@ -134,13 +160,63 @@ class EchoConversation(Conversation):
         self.task = asyncio.ensure_future(self._run(self.turn, reply))
 
     def _interrupt(self, reason: str) -> None:
-        if self.task is None or self.task.done():
+        """Stop the NPC: cancel the turn in flight and say where its audio stopped playing."""
+        running = self.task is not None and not self.task.done()
+        if not running and not self._playing():
             return
-        self.task.cancel()
         s, t = self.info.session, self.turn
-        self.out.send(Interrupted(session=s, turn=t, stop_sample=self.sent_samples, reason=reason))
-        end = "cancelled" if reason == "cancel" else "interrupted"
-        self.out.send(TurnEnd(session=s, turn=t, reason=end, audio_samples=self.sent_samples))
+        stop = self._played()
+        if running:
+            assert self.task is not None
+            self.task.cancel()
+        self.play_start = None
+        self.out.send(Interrupted(session=s, turn=t, stop_sample=stop, reason=reason))
+        if running:
+            end = "cancelled" if reason == "cancel" else "interrupted"
+            self.out.send(TurnEnd(session=s, turn=t, reason=end, audio_samples=self.sent_samples))
+
+    def _played(self) -> int:
+        """NPC audio samples the engine has played by now (it plays on a real-time clock)."""
+        if self.play_start is None:
+            return 0
+        elapsed = time.monotonic() - self.play_start
+        return min(self.sent_samples, int(elapsed * self.info.audio_out_rate))
+
+    def _playing(self) -> bool:
+        return self.play_start is not None and self._played() < self.sent_samples
+
+    # -- hearing (the Listener the hearing stage calls) ------------------------------------
+
+    def speech_started(self) -> None:
+        """The player started talking; barge-in waits for words (see `partial`)."""
+
+    def partial(self, text: str, speech_ms: float) -> None:
+        s = self.info.session
+        self.out.send(Transcript(session=s, turn=self.turn + 1, text=text, final=False))
+        speaking = (self.task is not None and not self.task.done()) or self._playing()
+        if speaking and self.interruptible and not is_backchannel(text):
+            self._interrupt("barge-in")
+
+    def final(self, text: str, trace: dict[str, float]) -> None:
+        s = self.info.session
+        self.out.send(Transcript(session=s, turn=self.turn + 1, text=text, final=True))
+        audio, self.audio = self.audio, []
+        speaking = (self.task is not None and not self.task.done()) or self._playing()
+        if is_backchannel(text) and speaking:
+            return  # "mhm" while the NPC talks is not a turn
+        if not text:
+            self._start(self._no_speech)
+            return
+        rate = self.audio_rate
+        self.trace = {k: round(v, 3) for k, v in trace.items()}
+        self._start(lambda: self._echo_heard(text, audio, rate))
+
+    async def _no_speech(self) -> None:
+        """Push-to-talk with nothing said: the turn ends with no reply."""
+
+    async def _echo_heard(self, text: str, audio: list[np.ndarray], rate: int) -> None:
+        await self._echo_text(f"You said: {text}")
+        await self._echo_audio(audio, rate, caption=False)
 
     async def _run(self, turn: int, reply: Callable[[], Coroutine[Any, Any, None]]) -> None:
         started = time.perf_counter()
@@ -152,13 +228,14 @@ class EchoConversation(Conversation):
         else:
             reason = "done"
         ms = (time.perf_counter() - started) * 1000
+        trace, self.trace = self.trace, {}
         self.out.send(
             TurnEnd(
                 session=self.info.session,
                 turn=turn,
                 reason=reason,
                 audio_samples=self.sent_samples,
-                latency_ms={"reply": round(ms, 3)},
+                latency_ms={**trace, "reply": round(ms, 3)},
             )
         )
 
@@ -203,7 +280,7 @@ class EchoConversation(Conversation):
             return f"{name} done: {json.dumps(result.result)}"
         return f"{name} failed: {result.error}"
 
-    async def _echo_audio(self, parts: list[np.ndarray], rate: int) -> None:
+    async def _echo_audio(self, parts: list[np.ndarray], rate: int, caption: bool = True) -> None:
         s, t, out_rate = self.info.session, self.turn, self.info.audio_out_rate
         pcm = np.concatenate(parts) if parts else np.zeros(0, np.int16)
         if rate != out_rate:
@@ -219,7 +296,7 @@ class EchoConversation(Conversation):
                 sample_rate=out_rate,
             )
         )
-        times, weights = _jaw_frames(pcm, out_rate)
+        times, weights = jaw_frames(pcm, out_rate, FACE_FPS)
         for i in range(0, len(times), FACE_BATCH):
             tb, wb = times[i : i + FACE_BATCH], weights[i : i + FACE_BATCH]
             self.out.send(
@@ -228,6 +305,7 @@ class EchoConversation(Conversation):
                 )
             )
         step = out_rate * CHUNK_MS // 1000
+        self.play_start = time.monotonic()
         for start in range(0, len(pcm), step):
             chunk = pcm[start : start + step]
             self.out.send(
@@ -238,20 +316,7 @@ class EchoConversation(Conversation):
             self.sent_samples = start + len(chunk)
             await asyncio.sleep(0)
         secs = len(pcm) / out_rate
-        self.out.send(
-            DialogueFinal(session=s, turn=t, text=f"(echo of {secs:.2f} s of your audio)")
-        )
-
-
-def _jaw_frames(pcm: np.ndarray, rate: int) -> tuple[np.ndarray, np.ndarray]:
-    """60 fps frames whose jawOpen follows the loudness (RMS) around each frame time."""
-    n = int(np.ceil(len(pcm) * FACE_FPS / rate)) if len(pcm) else 0
-    times = np.round(np.arange(n) * rate / FACE_FPS).astype("<i8")
-    weights = np.zeros((n, len(ARKIT_BLENDSHAPES)), dtype="<f4")
-    half = rate // (2 * FACE_FPS)
-    x = pcm.astype(np.float32) / 32768.0
-    for i, pos in enumerate(times):
-        win = x[max(0, pos - half) : pos + half]
-        rms = float(np.sqrt(np.mean(win * win))) if len(win) else 0.0
-        weights[i, INDEX["jawOpen"]] = min(1.0, rms * 4.0)
-    return times, weights
+        if caption:
+            self.out.send(
+                DialogueFinal(session=s, turn=t, text=f"(echo of {secs:.2f} s of your audio)")
+            )

@@ -16,6 +16,7 @@ class NpcEntry:
     id: str
     name: str
     path: Path
+    interruptible: bool = True  # false: the player cannot talk over this NPC's lines
 
 
 def load_roster(folder: Path) -> list[NpcEntry]:
@@ -31,7 +32,10 @@ def load_roster(folder: Path) -> list[NpcEntry]:
         npc_id = data.get("id")
         if not isinstance(npc_id, str) or not npc_id:
             raise ConfigError(f'{path}: needs `id = "..."`, a non-empty string')
-        entries.append(NpcEntry(npc_id, str(data.get("name", npc_id)), path))
+        interruptible = data.get("interruptible", True)
+        if not isinstance(interruptible, bool):
+            raise ConfigError(f"{path}: `interruptible` must be true or false")
+        entries.append(NpcEntry(npc_id, str(data.get("name", npc_id)), path, interruptible))
     if not entries:
         raise ConfigError(f"no NPC files (*.toml) in {folder}")
     return entries

@@ -255,7 +255,11 @@ def test_cancel_mid_audio_echo() -> None:
             assert stop is not None and stop.reason == "cancel"
             assert turn.end.reason == "cancelled"
             received = sum(len(m.pcm) // 2 for m in turn.of(NpcAudio))  # type: ignore[attr-defined]
-            assert stop.stop_sample == received == turn.end.audio_samples
+            # The brain sent `received` samples, but the engine has played (on its real-time
+            # clock) only what the time since the first chunk allows: that is the stop.
+            assert received == turn.end.audio_samples
+            assert 0 <= stop.stop_sample <= received
+            assert stop.stop_sample < 48000  # the cancel left right after the first chunk
             assert 0 < received < seconds * 48000
             # Interrupted is the last word on turn 1 before its turn-end.
             assert turn.messages[-2] is stop
