@@ -60,9 +60,12 @@ class EchoBrain(Brain):
 
     name = "echo"
 
-    def __init__(self, roster: list[NpcEntry], ears: Ears | None = None) -> None:
+    def __init__(
+        self, roster: list[NpcEntry], ears: Ears | None = None, own_ears: bool = True
+    ) -> None:
         self.roster = {e.id: e for e in roster}
         self.ears = ears
+        self.own_ears = own_ears  # False: the ears outlive this brain (tests share them)
         self._order = [e.id for e in roster]
 
     def npcs(self) -> list[str]:
@@ -86,7 +89,7 @@ class EchoBrain(Brain):
         return Opened(conv, entry.id, entry.name, names)
 
     async def stop(self) -> None:
-        if self.ears is not None:
+        if self.ears is not None and self.own_ears:
             self.ears.shutdown()
 
 
@@ -190,19 +193,27 @@ class EchoConversation(Conversation):
     def speech_started(self) -> None:
         """The player started talking; barge-in waits for words (see `partial`)."""
 
+    def npc_speaking(self) -> bool:
+        return (self.task is not None and not self.task.done()) or self._playing()
+
     def partial(self, text: str, speech_ms: float) -> None:
         s = self.info.session
         self.out.send(Transcript(session=s, turn=self.turn + 1, text=text, final=False))
-        speaking = (self.task is not None and not self.task.done()) or self._playing()
-        if speaking and self.interruptible and not is_backchannel(text):
+        speaking = self.npc_speaking()
+        long_enough = speech_ms >= self._barge_in_ms()
+        if speaking and self.interruptible and long_enough and not is_backchannel(text):
             self._interrupt("barge-in")
+
+    def _barge_in_ms(self) -> int:
+        return self.hearing.config.barge_in_ms if self.hearing is not None else 0
 
     def final(self, text: str, trace: dict[str, float]) -> None:
         s = self.info.session
         self.out.send(Transcript(session=s, turn=self.turn + 1, text=text, final=True))
         audio, self.audio = self.audio, []
-        speaking = (self.task is not None and not self.task.done()) or self._playing()
-        if is_backchannel(text) and speaking:
+        speaking = self.npc_speaking()
+        short = trace.get("speech_ms", 0.0) < self._barge_in_ms()
+        if speaking and (short or is_backchannel(text)):
             return  # "mhm" while the NPC talks is not a turn
         if not text:
             self._start(self._no_speech)

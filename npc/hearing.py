@@ -29,19 +29,23 @@ log = logging.getLogger("npc_bridge.hearing")
 
 BACKCHANNELS = frozenset(
     {
-        *("mhm", "mm", "hmm", "hm", "uh", "huh", "uh-huh", "um", "ah", "oh"),
+        *("mhm", "mm", "hmm", "hm", "uh", "huh", "um", "ah", "oh"),
         *("okay", "ok", "yeah", "yes", "yep", "right", "sure"),
     }
 )
 PREROLL_MS = 320  # audio before the VAD's speech start that still goes to the recogniser
-_WORD = re.compile(r"[a-z']+(?:-[a-z']+)*")
+_WORD = re.compile(r"[a-z']+")  # "uh-huh" and "mm-hmm" count as their parts
 
 
 @dataclass(frozen=True, slots=True)
 class HearingConfig:
     turn: TurnConfig = field(default_factory=TurnConfig)
     partial_ms: int = 600  # decode a partial every this much new speech
-    barge_in_ms: int = 300  # the player must speak this long to interrupt the NPC
+    # The player must speak this long to interrupt the NPC, and shorter utterances while
+    # it speaks are backchannels whatever the recogniser made of them. Measured: "mhm",
+    # "okay", "uh-huh" from the test voice are 576, 416 and 256 ms of VAD speech, and
+    # tiny.en hears "mhm" as "And make them." (docs/hearing.md).
+    barge_in_ms: int = 700
     vocabulary: tuple[str, ...] = ()
 
 
@@ -54,6 +58,7 @@ class Listener(Protocol):
     """What hearing tells its conversation (called on the event loop)."""
 
     def speech_started(self) -> None: ...
+    def npc_speaking(self) -> bool: ...
     def partial(self, text: str, speech_ms: float) -> None: ...
     def final(self, text: str, trace: dict[str, float]) -> None: ...
 
@@ -64,6 +69,7 @@ class _Utterance:
     speculative: asyncio.Future[str] | None = None
     partial_due: int = 0  # speech samples at which the next partial is due
     partial_busy: bool = False
+    finished: bool = False  # the final went out: late partials are stale
     last_speech_at: float = 0.0  # perf_counter when the last speech sample arrived
     trace: dict[str, float] = field(default_factory=dict)
 
@@ -110,7 +116,7 @@ class Hearing:
         while True:
             item = await self.queue.get()
             if item is None:
-                await self._end_turn(push_to_talk=True)
+                await self._end_turn(push_to_talk=True, speech=self.turns.speech)
                 continue
             pcm, rate, channels = item
             arrived = time.perf_counter()
@@ -153,11 +159,18 @@ class Hearing:
         if ev is None:
             self._maybe_partial(u)
         elif ev.event is Event.PAUSE:
-            u.speculative = self._submit(u.stream.final)
+            # Guess the turn is over and decode now, unless the NPC is talking and this
+            # is still too short to interrupt it: then the recogniser stays free for the
+            # partial that decides the barge-in.
+            short = self.turns.speech < self._ms(self.config.barge_in_ms)
+            if not (short and self.listener.npc_speaking()):
+                u.speculative = self._submit(u.stream.final)
         elif ev.event is Event.RESUME:
-            u.speculative = None  # the player went on: that guess is stale
+            if u.speculative is not None:
+                u.speculative.cancel()  # the player went on: that guess is stale
+            u.speculative = None
         elif ev.event is Event.END_OF_TURN:
-            await self._end_turn(push_to_talk=False)
+            await self._end_turn(push_to_talk=False, speech=ev.speech_samples)
 
     def _maybe_partial(self, u: _Utterance) -> None:
         if u.partial_busy or u.speculative is not None or self.turns.speech < u.partial_due:
@@ -169,12 +182,12 @@ class Hearing:
 
         def done(f: asyncio.Future[str]) -> None:
             u.partial_busy = False
-            if not f.cancelled() and f.exception() is None and self.utterance is u:
+            if not f.cancelled() and f.exception() is None and not u.finished:
                 self.listener.partial(f.result(), speech_ms)
 
         fut.add_done_callback(done)
 
-    async def _end_turn(self, push_to_talk: bool) -> None:
+    async def _end_turn(self, push_to_talk: bool, speech: int) -> None:
         u, self.utterance = self.utterance, None
         if u is None:
             if push_to_talk:
@@ -185,9 +198,11 @@ class Hearing:
             u.speculative = self._submit(u.stream.final)
         text = await u.speculative
         done = time.perf_counter()
+        u.finished = True
         u.stream.close()
         self.turns.reset_keep_position()
         trace = {
+            "speech_ms": speech * 1000 / TARGET_RATE,
             "end_of_turn_ms": (eot - u.last_speech_at) * 1000,
             "final_after_eot_ms": (done - eot) * 1000,
             "last_speech_to_final_ms": (done - u.last_speech_at) * 1000,

@@ -1,0 +1,178 @@
+"""Hearing through the bridge: real speech, Silero VAD, Whisper tiny.en, turn-taking, barge-in."""
+
+from __future__ import annotations
+
+import json
+import re
+import wave
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.signal import resample_poly
+
+from bridge.messages import Error, Interrupted, Message, NpcAudio, Transcript, TurnEnd
+from npc.ears import Ears
+from npc.echo import EchoBrain
+from npc.hearing import HearingConfig
+from npc.registry import ASR
+from npc.roster import load_roster
+from plugin_stubs.client import Session
+from plugin_stubs.wav import Pcm
+from sample_game import NPCS_DIR
+from tests.helpers import engine, run, running
+
+SPEECH = Path(__file__).parent / "data" / "speech"
+TEXTS = {k: v["text"] for k, v in json.loads((SPEECH / "manifest.json").read_text()).items()}
+
+
+def load(name: str, rate: int = 16000, silence_s: float = 0.8) -> Pcm:
+    """A shipped line, resampled to `rate`, with trailing silence for the VAD's hangover."""
+    with wave.open(str(SPEECH / f"{name}.wav")) as w:
+        x = np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float32)
+    x = np.concatenate([x, np.zeros(int(16000 * silence_s), np.float32)])
+    if rate != 16000:
+        g = np.gcd(rate, 16000)
+        x = resample_poly(x, rate // g, 16000 // g)
+    return Pcm(np.clip(np.round(x), -32768, 32767).astype("<i2").tobytes(), rate)
+
+
+def words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9']+", text.lower())
+
+
+def wer(ref: str, hyp: str) -> float:
+    r, h = words(ref), words(hyp)
+    d = list(range(len(h) + 1))
+    for i, rw in enumerate(r, 1):
+        prev, d[0] = d[0], i
+        for j, hw in enumerate(h, 1):
+            prev, d[j] = d[j], min(d[j] + 1, d[j - 1] + 1, prev + (rw != hw))
+    return d[len(h)] / max(1, len(r))
+
+
+@pytest.fixture(scope="module")
+def ears() -> Iterator[Ears]:
+    e = Ears(ASR.create("whisper", model="tiny.en"), config=HearingConfig())
+    yield e
+    e.shutdown()
+
+
+def brain(ears: Ears) -> EchoBrain:
+    return EchoBrain(load_roster(NPCS_DIR), ears, own_ears=False)
+
+
+async def until(session: Session, kind: type[Message], timeout: float = 20.0) -> list[Message]:
+    """Messages up to and including the first of `kind`."""
+    got: list[Message] = []
+    while not got or not isinstance(got[-1], kind):
+        got.append(await session.next(timeout))
+    return got
+
+
+def finals(msgs: list[Message]) -> list[Transcript]:
+    return [m for m in msgs if isinstance(m, Transcript) and m.final]
+
+
+def test_partials_come_before_the_final_and_the_final_matches(ears: Ears) -> None:
+    async def scenario() -> None:
+        async with running(brain(ears)) as server, engine(server) as client:
+            s = await client.open_session("brakka")
+            await s.stream(load("power_cells"), end=False)  # no push-to-talk: the VAD decides
+            msgs = await until(s, TurnEnd)
+            ts = [m for m in msgs if isinstance(m, Transcript)]
+            assert ts and not ts[0].final and ts[-1].final
+            final = finals(msgs)[0]
+            assert wer(TEXTS["power_cells"], final.text) <= 0.2, final.text
+            end = msgs[-1]
+            assert isinstance(end, TurnEnd) and end.reason == "done"
+            assert "final_after_eot_ms" in end.latency_ms
+
+    run(scenario)
+
+
+def test_push_to_talk_ends_the_turn_at_once(ears: Ears) -> None:
+    async def scenario() -> None:
+        async with running(brain(ears)) as server, engine(server) as client:
+            s = await client.open_session("brakka")
+            await s.stream(load("paint_red", silence_s=0.0))  # audio-end right after speech
+            msgs = await until(s, TurnEnd)
+            assert wer(TEXTS["paint_red"], finals(msgs)[0].text) <= 0.25
+
+    run(scenario)
+
+
+def test_48_khz_is_heard_as_well_as_16_khz(ears: Ears) -> None:
+    async def scenario() -> None:
+        async with running(brain(ears)) as server, engine(server) as client:
+            heard = []
+            for rate in (16000, 48000):
+                s = await client.open_session("brakka")
+                await s.stream(load("quartermaster", rate), end=False)
+                heard.append(finals(await until(s, TurnEnd))[0].text)
+            assert wer(TEXTS["quartermaster"], heard[0]) <= 0.2, heard
+            assert wer(TEXTS["quartermaster"], heard[1]) <= wer(TEXTS["quartermaster"], heard[0])
+
+    run(scenario)
+
+
+def test_the_npc_name_is_heard_with_the_vocabulary_hint(ears: Ears) -> None:
+    async def scenario() -> None:
+        async with running(brain(ears)) as server, engine(server) as client:
+            s = await client.open_session("brakka")
+            await s.stream(load("brakka_price"), end=False)
+            text = finals(await until(s, TurnEnd))[0].text
+            assert "brakka" in words(text), text
+
+    run(scenario)
+
+
+def test_barge_in_stops_the_npc_and_reports_the_stop_sample(ears: Ears) -> None:
+    async def scenario() -> None:
+        async with running(brain(ears)) as server, engine(server) as client:
+            s = await client.open_session("brakka", audio_out_rate=24000)
+            await s.stream(load("power_cells"), end=False)
+            reply = await until(s, TurnEnd)  # the echo reply: 2.6 s of NPC voice, playing now
+            sent = sum(len(m.pcm) // 2 for m in reply if isinstance(m, NpcAudio))
+            assert sent > 24000
+            await s.stream(load("stop"), end=False)  # the player talks over it
+            msgs = await until(s, Interrupted)
+            stop = msgs[-1]
+            assert isinstance(stop, Interrupted) and stop.reason == "barge-in"
+            assert 0 < stop.stop_sample < sent  # it stopped mid-line, where the engine was
+
+    run(scenario)
+
+
+@pytest.mark.parametrize("line", ["mhm", "okay", "uh_huh"])
+def test_backchannels_do_not_interrupt(ears: Ears, line: str) -> None:
+    async def scenario() -> None:
+        async with running(brain(ears)) as server, engine(server) as client:
+            s = await client.open_session("brakka")
+            await s.stream(load("reactor"), end=False)
+            await until(s, TurnEnd)  # 2.4 s of NPC voice now playing
+            await s.stream(load(line, silence_s=0.6), end=False)
+            msgs = await until(s, Transcript)
+            while not finals(msgs):
+                msgs += await until(s, Transcript)
+            # Whatever the recogniser made of it, it neither interrupts nor takes a turn.
+            assert not [m for m in msgs if isinstance(m, Interrupted | TurnEnd)]
+
+    run(scenario)
+
+
+def test_bad_audio_is_refused_and_the_session_still_hears(ears: Ears) -> None:
+    async def scenario() -> None:
+        async with running(brain(ears)) as server, engine(server) as client:
+            s = await client.open_session("brakka")
+            await s.send_audio(b"\x00" * 641, 16000)
+            err = await s.next()
+            assert isinstance(err, Error) and err.code == "bad-audio"
+            await s.send_audio(b"\x00" * 640, 8000)
+            err = await s.next()
+            assert isinstance(err, Error) and err.code == "unsupported-rate"
+            await s.stream(load("paint_red"), end=False)
+            assert wer(TEXTS["paint_red"], finals(await until(s, TurnEnd))[0].text) <= 0.25
+
+    run(scenario)
