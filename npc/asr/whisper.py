@@ -191,6 +191,7 @@ class WhisperAsr(Asr):
                 return [
                     Word(w.word, float(w.start), float(w.end))
                     for s in segments
+                    if not _invented(s)
                     for w in (s.words or ())
                     if _norm(w.word)  # a lone "." is no word
                 ]
@@ -198,6 +199,14 @@ class WhisperAsr(Asr):
                 raise BackendError(
                     f"Whisper decode failed: {type(e).__name__}: {e}", stage="asr"
                 ) from e
+
+
+def _invented(segment: Any) -> bool:
+    """A segment Whisper is unsure of where it may be silence: the "you" after speech.
+
+    faster-whisper would retry it at a higher temperature; we decode at 0 only, so drop it.
+    """
+    return bool(segment.avg_logprob < -1.0 and segment.no_speech_prob > 0.3)
 
 
 _PUNCT = re.compile(r"[^\w']+")
