@@ -40,3 +40,9 @@ def write_wav(path: Path, pcm: Pcm) -> None:
         w.setsampwidth(2)
         w.setframerate(pcm.sample_rate)
         w.writeframes(pcm.data)
+
+
+def with_silence(pcm: Pcm, seconds: float) -> Pcm:
+    """`pcm` followed by silence, as a live microphone keeps sending after the player stops."""
+    pad = bytes(2 * pcm.channels * round(seconds * pcm.sample_rate))
+    return Pcm(pcm.data + pad, pcm.sample_rate, pcm.channels)

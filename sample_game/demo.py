@@ -1,8 +1,9 @@
 """The scripted scene `npc-bridge demo` plays: server and engine in one process, real sockets.
 
-Until the NPC pipeline lands (issues 3-6) the brain behind the seam is the echo brain, so
-the scene shows the wire end to end: sessions with both NPCs, typed lines, an engine action
-that changes the world, and player audio echoed back with face frames.
+The brain is the hangar's config (sample_game/hangar.toml): it hears for real (Silero VAD,
+Whisper tiny.en) and, until thinking and speaking land, answers as the echo brain: typed
+lines back, an engine action that changes the world, and spoken lines transcribed and
+echoed back as the NPC's voice with face frames.
 """
 
 from __future__ import annotations
@@ -11,18 +12,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from bridge.config import ServerConfig
+from bridge.config import ServerConfig, load
 from bridge.messages import ActionCall
 from bridge.server import BridgeServer
-from npc.echo import EchoBrain
-from npc.roster import load_roster
+from npc.factory import build_brain
 from plugin_stubs.client import EngineClient
 from plugin_stubs.playback import Playback, Turn
 from plugin_stubs.record import save_turn
-from plugin_stubs.wav import Pcm
-from sample_game import NPCS_DIR
+from plugin_stubs.wav import read_wav, with_silence
+from sample_game import CONFIG, HERE
 
 PAINT = {
     "type": "function",
@@ -52,20 +50,13 @@ class World:
         return False, None, f"the hangar cannot {call.name}"
 
 
-def player_voice(seconds: float = 1.5, rate: int = 48000) -> Pcm:
-    """A voiced, syllable-shaped test signal (no TTS yet): 140 Hz harmonics, 4 Hz syllables."""
-    t = np.arange(int(seconds * rate)) / rate
-    voice = sum(np.sin(2 * np.pi * 140 * k * t) / k for k in range(1, 6))
-    envelope = np.clip(np.sin(2 * np.pi * 4 * t), 0, None)
-    pcm = (voice * envelope * 6000).astype("<i2")
-    return Pcm(pcm.tobytes(), rate)
-
-
 async def play(out: Path) -> list[tuple[str, str, float, float]]:
     """Play the scene; returns (npc, what, reply ms, wall ms) per turn."""
     world = World()
-    print("loading the brain and the hangar's NPCs ...", flush=True)
-    server = BridgeServer(EchoBrain(load_roster(NPCS_DIR)), ServerConfig(bind="tcp://127.0.0.1:*"))
+    print("loading the brain, its models and the hangar's NPCs ...", flush=True)
+    _, rest = load(CONFIG)
+    brain = build_brain(rest, CONFIG.parent)
+    server = BridgeServer(brain, ServerConfig(bind="tcp://127.0.0.1:*"))
     await server.start()
     rows: list[tuple[str, str, float, float]] = []
     try:
@@ -80,7 +71,8 @@ async def play(out: Path) -> list[tuple[str, str, float, float]]:
                 (brakka, "text", "Morning, Brakka. Busy day?"),
                 (brakka, "text", 'call paint_mech {"color": "red"}'),
                 (ilse, "text", "Where do I find spare actuators?"),
-                (ilse, "voice", ""),
+                (ilse, "voice", "quartermaster.wav"),
+                (brakka, "voice", "paint_red.wav"),
             ]
             for session, kind, line in script:
                 assert session.opened is not None
@@ -90,9 +82,11 @@ async def play(out: Path) -> list[tuple[str, str, float, float]]:
                     print(f"player -> {who}: {line}")
                     await session.say(line)
                 else:
-                    voice = player_voice()
-                    print(f"player -> {who}: ({voice.seconds:.1f} s of microphone audio, 48 kHz)")
-                    await session.stream(voice)
+                    # A live microphone goes on sending silence after the player stops; the
+                    # brain's VAD hears the end of the turn in it.
+                    voice = with_silence(read_wav(HERE / "player_lines" / line), 1.0)
+                    print(f"player -> {who}: ({voice.seconds:.1f} s of microphone audio)")
+                    await session.stream(voice, realtime=True, end=False)
                 turn = await session.turn()
                 wall = (time.perf_counter() - started) * 1000
                 _report(who, turn)
@@ -106,6 +100,14 @@ async def play(out: Path) -> list[tuple[str, str, float, float]]:
 
 
 def _report(who: str, turn: Turn) -> None:
+    if turn.transcript:
+        assert turn.end is not None
+        ms = turn.end.latency_ms
+        print(
+            f"  heard: {turn.transcript!r} (final transcript "
+            f"{ms.get('last_speech_to_final_ms', 0):.0f} ms after the last speech, "
+            f"{ms.get('final_after_eot_ms', 0):.0f} ms after end of turn)"
+        )
     for call in turn.actions:
         print(f"  {who} acts: {call.name}({call.arguments})")
     print(f"  {who}: {turn.text}")

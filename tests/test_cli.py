@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import math
 import queue
+import re
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import threading
@@ -20,6 +20,7 @@ import pytest
 from npc.cli import COMMANDS, main
 
 BIN = Path(sys.executable).parent / "npc-bridge"
+SPEECH = Path(__file__).parent / "data" / "speech"
 PROC_WAIT = 30.0  # s; starting Python with numpy and scipy is the slow part
 
 
@@ -62,16 +63,6 @@ def server() -> Iterator[str]:
                 proc.kill()
 
 
-def write_wav(path: Path, seconds: float = 0.5, rate: int = 16000) -> None:
-    n = round(seconds * rate)
-    samples = [round(0.5 * 32767 * math.sin(2 * math.pi * 300 * i / rate)) for i in range(n)]
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(struct.pack(f"<{n}h", *samples))
-
-
 def json_lines(stdout: str) -> list[dict[str, object]]:
     out = [json.loads(line) for line in stdout.splitlines() if line.strip()]
     assert all(isinstance(m, dict) and isinstance(m.get("type"), str) for m in out)
@@ -98,29 +89,41 @@ def test_talk_with_an_npc_and_plain_output(server: str) -> None:
     assert "dialogue-final" in done.stdout and "turn-end" in done.stdout
 
 
-def test_talk_wav_saves_audio_face_and_messages(server: str, tmp_path: Path) -> None:
-    wav, out = tmp_path / "player.wav", tmp_path / "reply"
-    write_wav(wav, seconds=0.5, rate=16000)
+def test_talk_wav_is_heard_and_saves_audio_face_and_messages(
+    server: str, tmp_path: Path
+) -> None:
+    wav, out = SPEECH / "paint_red.wav", tmp_path / "reply"
+    with wave.open(str(wav)) as w:
+        spoken = w.getnframes()  # 16 kHz
     done = cli("talk", "--connect", server, "--wav", str(wav), "--out", str(out), "--json",
                "--rate", "24000")
     assert done.returncode == 0, done.stderr
     msgs = json_lines(done.stdout)
+    heard = [m for m in msgs if m["type"] == "transcript" and m["final"]]
+    assert len(heard) == 1
+    assert {"paint", "red"} <= set(re.findall(r"[a-z]+", str(heard[0]["text"]).lower()))
+    said = [m for m in msgs if m["type"] == "dialogue-final"]
+    assert said and str(said[0]["text"]).startswith("You said: ")
     audio = [m for m in msgs if m["type"] == "npc-audio"]
     assert audio and all(set(m["pcm"]) == {"bytes"} for m in audio)  # type: ignore[arg-type]
     frames = [m for m in msgs if m["type"] == "face-frames"]
     assert frames and all(m["weights"]["bytes"] > 0 for m in frames)  # type: ignore[index]
     assert msgs[-1]["type"] == "turn-end"
 
+    # The echo brain says the player's line back in its own audio, at the asked-for 24 kHz.
+    samples = math.ceil(spoken * 3 / 2)  # resample_poly's output length
     with wave.open(str(out / "npc.wav")) as w:
         assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, 24000)
-        assert w.getnframes() == 12000  # 0.5 s at the asked-for 24 kHz
+        assert w.getnframes() == samples
     face = json.loads((out / "face.json").read_text())
     assert len(face["channels"]) == 52 and "jawOpen" in face["channels"]
     assert face["sample_rate"] == 24000 and face["fps"] == 60
-    assert len(face["frames"]) == 30
+    count = math.ceil(samples * 60 / 24000)
+    assert len(face["frames"]) == count
     first, last = face["frames"][0], face["frames"][-1]
     assert first["sample"] == 0 and first["time_s"] == 0.0
-    assert last["sample"] == 11600 and abs(last["time_s"] - 11600 / 24000) < 1e-6
+    assert last["sample"] == (count - 1) * 400
+    assert abs(last["time_s"] - last["sample"] / 24000) < 1e-6
     assert all(len(f["weights"]) == 52 for f in face["frames"])
     assert max(f["weights"][face["channels"].index("jawOpen")] for f in face["frames"]) > 0
     saved = json_lines((out / "messages.jsonl").read_text())

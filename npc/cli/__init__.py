@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    logging.getLogger("faster_whisper").setLevel(logging.WARNING)  # one line per decode
     try:
         return int(args.run(args) or 0)
     except BridgeError as e:
