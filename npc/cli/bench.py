@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 
@@ -32,9 +33,38 @@ def add_parser(sub: Any) -> None:
     b.add_argument("--senders", type=int, default=4, help="client processes for ingest")
     b.add_argument("--json", action="store_true", help="print the figures as JSON too")
     b.set_defaults(run=_bridge)
+    a = targets.add_parser(
+        "asr",
+        help="hearing: end-of-turn hangover, WER and speed offline and through the bridge",
+        description=(
+            "Over a set of recorded player lines: the VAD's end-of-turn at several "
+            "hangovers (false ends vs delay); each Whisper model's WER and decode time "
+            "offline; then every line streamed in real time through a real bridge to the "
+            "hearing echo brain: WER, and the delay from the player's last speech sample to "
+            "the final transcript."
+        ),
+    )
+    a.add_argument(
+        "--speech",
+        type=Path,
+        default=None,
+        help="folder with manifest.json and 16 kHz WAVs (default: tests/data/speech)",
+    )
+    a.add_argument("--models", default="tiny.en,base", help="comma list (default tiny.en,base)")
+    a.add_argument("--hangover-ms", type=int, default=480, help="end-of-turn hangover to test")
+    a.add_argument("--no-bridge", action="store_true", help="offline figures only")
+    a.add_argument("--json", action="store_true", help="print the figures as JSON too")
+    a.set_defaults(run=_asr)
 
 
 def _bridge(args: argparse.Namespace) -> int:
     from bridge.bench import run_bridge_bench
 
     return int(run_bridge_bench(args))
+
+
+def _asr(args: argparse.Namespace) -> int:
+    from npc.bench.asr import DEFAULT_SET, run_asr_bench
+
+    args.speech = args.speech or DEFAULT_SET
+    return run_asr_bench(args)

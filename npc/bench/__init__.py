@@ -1,0 +1,1 @@
+"""Benchmarks of the brain's stages (`npc-bridge bench asr`, ...)."""
