@@ -85,7 +85,10 @@ class EchoBrain(Brain):
         names = [a["function"]["name"] for a in info.actions]
         conv = EchoConversation(info, out, names, interruptible=entry.interruptible)
         if self.ears is not None:
-            conv.hearing = self.ears.listen(conv, vocabulary=[entry.name])
+            # Every NPC's name: players talk about the others too. Lore terms join with
+            # the NPC files' knowledge (issue 4).
+            names = [entry.name, *(e.name for e in self.roster.values() if e is not entry)]
+            conv.hearing = self.ears.listen(conv, vocabulary=names)
         return Opened(conv, entry.id, entry.name, names)
 
     async def stop(self) -> None:
@@ -157,10 +160,13 @@ class EchoConversation(Conversation):
     def _start(self, reply: Callable[[], Coroutine[Any, Any, None]]) -> None:
         # A factory, not a coroutine: a turn cancelled before it starts leaves nothing
         # un-awaited behind.
-        self._interrupt("barge-in")
+        previous = self.task
+        if self.interruptible:
+            self._interrupt("barge-in")
+            previous = None
+            self.sent_samples = 0
         self.turn += 1
-        self.sent_samples = 0
-        self.task = asyncio.ensure_future(self._run(self.turn, reply))
+        self.task = asyncio.ensure_future(self._run(self.turn, reply, previous))
 
     def _interrupt(self, reason: str) -> None:
         """Stop the NPC: cancel the turn in flight and say where its audio stopped playing."""
@@ -229,7 +235,18 @@ class EchoConversation(Conversation):
         await self._echo_text(f"You said: {text}")
         await self._echo_audio(audio, rate, caption=False)
 
-    async def _run(self, turn: int, reply: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    async def _run(
+        self,
+        turn: int,
+        reply: Callable[[], Coroutine[Any, Any, None]],
+        after: asyncio.Task[None] | None = None,
+    ) -> None:
+        if after is not None:  # an NPC that cannot be interrupted finishes its line first
+            await asyncio.gather(after, return_exceptions=True)
+            if self.play_start is not None:
+                ends = self.play_start + self.sent_samples / self.info.audio_out_rate
+                await asyncio.sleep(max(0.0, ends - time.monotonic()))
+            self.sent_samples, self.play_start = 0, None
         started = time.perf_counter()
         try:
             await reply()

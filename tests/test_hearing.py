@@ -17,7 +17,7 @@ from npc.ears import Ears
 from npc.echo import EchoBrain
 from npc.hearing import HearingConfig
 from npc.registry import ASR
-from npc.roster import load_roster
+from npc.roster import NpcEntry, load_roster
 from plugin_stubs.client import Session
 from plugin_stubs.wav import Pcm
 from sample_game import NPCS_DIR
@@ -174,5 +174,22 @@ def test_bad_audio_is_refused_and_the_session_still_hears(ears: Ears) -> None:
             assert isinstance(err, Error) and err.code == "unsupported-rate"
             await s.stream(load("paint_red"), end=False)
             assert wer(TEXTS["paint_red"], finals(await until(s, TurnEnd))[0].text) <= 0.25
+
+    run(scenario)
+
+
+def test_an_uninterruptible_npc_talks_on(ears: Ears) -> None:
+    async def scenario() -> None:
+        guard = NpcEntry("guard", "Gate Guard", NPCS_DIR, interruptible=False)
+        stubborn = EchoBrain([guard], ears, own_ears=False)
+        async with running(stubborn) as server, engine(server) as client:
+            s = await client.open_session("guard")
+            await s.stream(load("power_cells"), end=False)
+            await until(s, TurnEnd)  # 2.6 s of NPC voice playing
+            await s.stream(load("stop"), end=False)
+            # Speech over it: no interruption; the turn it makes waits for the line to end.
+            msgs = await until(s, TurnEnd)
+            assert not [m for m in msgs if isinstance(m, Interrupted)]
+            assert finals(msgs) and msgs[-1].turn == 2  # type: ignore[attr-defined]
 
     run(scenario)
