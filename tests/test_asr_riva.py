@@ -99,7 +99,7 @@ def test_hints_and_config_reach_the_server(riva: RivaAsr, server: RivaTestServer
 
 
 def test_feeding_after_final_continues_the_utterance(riva: RivaAsr) -> None:
-    stream = riva.open_stream(Hints())
+    stream = riva.open_stream(Hints(vocabulary=VOCABULARY))
     try:
         feed(stream, speech("paint_red"))
         first = stream.final()
@@ -123,6 +123,7 @@ def test_offline_recognize_at_another_rate(server: RivaTestServer) -> None:
     config = riva.client.RecognitionConfig(
         encoding=riva.client.AudioEncoding.LINEAR_PCM, sample_rate_hertz=48000
     )
+    riva.client.add_word_boosting_to_config(config, VOCABULARY, 20.0)  # the game's words
     response = service.offline_recognize(pcm, config)
     got = response.results[0].alternatives[0].transcript
     assert wer(MANIFEST["quartermaster"]["text"], got) <= 0.25, got
