@@ -1,4 +1,4 @@
-"""Hearing through the bridge: real speech, Silero VAD, Whisper tiny.en, turn-taking, barge-in."""
+"""Hearing through the bridge: real speech, Silero VAD, Whisper (the game's config), turns, barge-in."""
 
 from __future__ import annotations
 

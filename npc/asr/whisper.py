@@ -62,7 +62,7 @@ class WhisperAsr(Asr):
 
     def __init__(
         self,
-        model: str = "tiny.en",
+        model: str = "base",
         beam_size: int = 1,
         cpu_threads: int = 2,
         compute_type: str = "int8",

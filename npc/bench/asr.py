@@ -29,7 +29,14 @@ from npc.turns import Event, TurnConfig, TurnDetector
 from plugin_stubs.client import EngineClient
 from sample_game import NPCS_DIR
 
-VOCABULARY = ["Brakka", "mech", "actuator", "hangar", "quartermaster"]
+VOCABULARY = ["mech", "actuator", "hangar", "quartermaster"]
+
+
+def _hints() -> list[str]:
+    """What the bridge's hearing gives the recogniser for a session with Brakka: the NPC
+    names (its own first), then the game's vocabulary. Offline decodes get the same."""
+    names = [e.name for e in load_roster(NPCS_DIR)]
+    return list(dict.fromkeys(["Brakka", *names, *VOCABULARY]))
 HANGOVERS_MS = (240, 320, 400, 480, 560, 640, 800)
 TAIL_S = 1.2  # silence after each line, as a live microphone keeps sending
 CHUNK_S = 0.02
@@ -43,14 +50,14 @@ def offline(model: str, lines: list[Line]) -> dict[str, Any]:
     """Each line decoded whole by the recogniser, no bridge: WER and decode time."""
     _say(f"loading Whisper {model} ...")
     asr = ASR.create("whisper", model=model)
-    warm = asr.open_stream(Hints(VOCABULARY))
+    warm = asr.open_stream(Hints(_hints()))
     warm.feed(lines[0].audio)
     warm.final()
     errs = total = 0
     times = []
     texts = {}
     for line in lines:
-        stream = asr.open_stream(Hints(VOCABULARY))
+        stream = asr.open_stream(Hints(_hints()))
         stream.feed(line.audio)
         began = time.perf_counter()
         texts[line.name] = stream.final()
@@ -113,21 +120,27 @@ async def _through_bridge(model: str, lines: list[Line], hangover_ms: int) -> di
                 step = int(16000 * CHUNK_S) * 2
                 last_chunk = int(line.last_speech_s() / CHUNK_S)
                 sent_at: list[float] = []
-                started = time.monotonic()
                 final_at, text, end = None, "", None
+
+                async def read(session: Any = s) -> tuple[float | None, str, TurnEnd]:
+                    """Stamp each message as it arrives, while the audio is still going out."""
+                    final_at, text = None, ""
+                    while True:
+                        msg = await session.next(30)
+                        if isinstance(msg, Transcript) and msg.final and final_at is None:
+                            final_at, text = time.monotonic(), msg.text
+                        elif isinstance(msg, TurnEnd):
+                            return final_at, text, msg
+
+                reader = asyncio.ensure_future(read())
+                started = time.monotonic()
                 for i, at in enumerate(range(0, len(pcm), step)):
                     delay = started + i * CHUNK_S - time.monotonic()
                     if delay > 0:
                         await asyncio.sleep(delay)
                     await s.send_audio(pcm[at : at + step], 16000)
                     sent_at.append(time.monotonic())
-                deadline = time.monotonic() + 30
-                while end is None:
-                    msg = await s.next(max(0.1, deadline - time.monotonic()))
-                    if isinstance(msg, Transcript) and msg.final and final_at is None:
-                        final_at, text = time.monotonic(), msg.text
-                    elif isinstance(msg, TurnEnd):
-                        end = msg
+                final_at, text, end = await reader
                 assert final_at is not None
                 texts[line.name] = text
                 e, n = edits(line.text, text)
