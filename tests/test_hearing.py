@@ -1,4 +1,4 @@
-"""Hearing through the bridge: real speech, Silero VAD, Whisper (the game's config), turns, barge-in."""
+"""Hearing through the bridge: real speech, Silero VAD, Whisper, turn-taking, barge-in."""
 
 from __future__ import annotations
 
