@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import socket
-import string
 import sys
 import time
 import wave
@@ -19,6 +18,7 @@ from riva_server import RivaTestServer
 from bridge.errors import BackendError, ConfigError
 from npc.asr.base import Hints
 from npc.asr.riva import RivaAsr
+from npc.bench.speech import wer, words
 from npc.registry import ASR
 
 SPEECH = Path(__file__).parent / "data" / "speech"
@@ -34,19 +34,8 @@ def speech(name: str) -> np.ndarray:
     return np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
 
 
-def words(text: str) -> list[str]:
-    return text.lower().translate(str.maketrans("", "", string.punctuation)).split()
 
 
-def wer(expected: str, got: str) -> float:
-    """Word error rate: word-level edit distance over the expected length."""
-    ref, hyp = words(expected), words(got)
-    row = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        prev, row[0] = row[0], i
-        for j, h in enumerate(hyp, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
-    return row[-1] / max(1, len(ref))
 
 
 def feed(stream: object, audio: np.ndarray) -> None:

@@ -17,6 +17,7 @@ from scipy.signal import resample_poly
 from bridge.errors import ConfigError
 from npc.asr.base import Hints
 from npc.asr.whisper import WhisperAsr, Word
+from npc.bench.speech import wer, words
 
 SPEECH = Path(__file__).parent / "data" / "speech"
 MANIFEST = json.loads((SPEECH / "manifest.json").read_text())
@@ -31,19 +32,8 @@ def speech(name: str) -> np.ndarray:
     return pcm.astype(np.float32) / 32768.0
 
 
-def words(text: str) -> list[str]:
-    return re.sub(r"[^\w\s']", " ", text.lower()).split()
 
 
-def wer(ref: str, hyp: str) -> float:
-    """Word error rate: word edits (substitute, insert, delete) per reference word."""
-    r, h = words(ref), words(hyp)
-    row = list(range(len(h) + 1))
-    for i, rw in enumerate(r, 1):
-        prev, row[0] = row[0], i
-        for j, hw in enumerate(h, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (rw != hw))
-    return row[-1] / max(len(r), 1)
 
 
 def transcribe(asr: WhisperAsr, audio: np.ndarray, hints: Hints = HINTS) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import tomllib
 import wave
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ import pytest
 from scipy.signal import resample_poly
 
 from bridge.messages import Error, Interrupted, Message, NpcAudio, Transcript, TurnEnd
+from npc.bench.speech import wer, words
 from npc.ears import Ears
 from npc.echo import EchoBrain
 from npc.hearing import HearingConfig
@@ -39,18 +39,8 @@ def load(name: str, rate: int = 16000, silence_s: float = 0.8) -> Pcm:
     return Pcm(np.clip(np.round(x), -32768, 32767).astype("<i2").tobytes(), rate)
 
 
-def words(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9']+", text.lower())
 
 
-def wer(ref: str, hyp: str) -> float:
-    r, h = words(ref), words(hyp)
-    d = list(range(len(h) + 1))
-    for i, rw in enumerate(r, 1):
-        prev, d[0] = d[0], i
-        for j, hw in enumerate(h, 1):
-            prev, d[j] = d[j], min(d[j] + 1, d[j - 1] + 1, prev + (rw != hw))
-    return d[len(h)] / max(1, len(r))
 
 
 @pytest.fixture(scope="module")

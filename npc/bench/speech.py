@@ -63,3 +63,9 @@ def edits(ref: str, hyp: str) -> tuple[int, int]:
         for j, hw in enumerate(h, 1):
             prev, d[j] = d[j], min(d[j] + 1, d[j - 1] + 1, prev + (rw != hw))
     return d[len(h)], len(r)
+
+
+def wer(ref: str, hyp: str) -> float:
+    """Word error rate: word edits (substitute, insert, delete) per reference word."""
+    e, n = edits(ref, hyp)
+    return e / max(1, n)
