@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass, field
 
 from bridge import errors
+from bridge.codec import peek
 from bridge.config import Limits
 from bridge.errors import ProtocolError
 from bridge.seam import Conversation
@@ -53,6 +54,25 @@ class Connection:
             return True
         self.dropped += 1
         return False
+
+    def check_sizes(self, frames: list[bytes]) -> None:
+        """[identity, header, *binary] against the limits, before anything is decoded."""
+        limits = self.limits
+        if len(frames) - 1 > limits.max_frames:
+            raise ProtocolError(f"more than {limits.max_frames} frames", code=errors.TOO_LARGE)
+        if len(frames) > 1 and len(frames[1]) > limits.max_header_bytes:
+            raise ProtocolError(
+                f"header of {len(frames[1])} bytes is over {limits.max_header_bytes}",
+                code=errors.TOO_LARGE,
+            )
+        for frame in frames[2:]:
+            if len(frame) > limits.max_frame_bytes:
+                e = ProtocolError(
+                    f"binary frame of {len(frame)} bytes is over {limits.max_frame_bytes}",
+                    code=errors.TOO_LARGE,
+                )
+                e.ref_seq, e.session = peek(frames[1])
+                raise e
 
     def check_seq(self, seq: int) -> None:
         """Sequence numbers rise strictly per connection; gaps are allowed."""

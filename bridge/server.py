@@ -6,13 +6,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Coroutine
-from typing import Any, cast
+from typing import Any
 
 import zmq
 from zmq.auth.thread import ThreadAuthenticator
 
 from bridge import PROTOCOL_VERSION, errors
-from bridge.codec import decode, encode, peek
+from bridge.codec import decode, encode
 from bridge.config import ServerConfig
 from bridge.connection import Connection
 from bridge.errors import BridgeError, ProtocolError
@@ -31,17 +31,12 @@ from bridge.messages import (
     SessionOpened,
     Welcome,
 )
+from bridge.router import RouterSocket, Sent
 from bridge.seam import Brain, SessionInfo
 from bridge.security import secure_server
 
 log = logging.getLogger("npc_bridge.server")
 
-# Messages read per wake-up before other tasks get a turn (fairness under floods).
-BATCH = 256
-_MORE = int(zmq.SNDMORE | zmq.NOBLOCK)
-_LAST = int(zmq.NOBLOCK)
-_POLLIN = int(zmq.POLLIN)
-_RCVMORE = int(zmq.RCVMORE)
 
 
 class SessionOutbox:
@@ -71,10 +66,9 @@ class BridgeServer:
         self.connections: dict[bytes, Connection] = {}
         self.dropped_out = 0  # messages the engine was too slow to take (send queue full)
         self._ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-        self._sock: zmq.Socket[bytes] | None = None
+        self._router: RouterSocket | None = None
         self._auth: ThreadAuthenticator | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._drain_pending = False
         self._sweeper: asyncio.Task[Any] | None = None
         self._stopped = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -92,23 +86,13 @@ class BridgeServer:
         """Let the brain load, then bind and start reading."""
         self._loop = asyncio.get_running_loop()
         await self.brain.start()
-        sock = self._ctx.socket(zmq.ROUTER)
-        limits = self.config.limits
-        sock.setsockopt(zmq.LINGER, 0)
-        sock.setsockopt(zmq.ROUTER_MANDATORY, 1)  # unknown peer: an error, not a silent drop
-        sock.setsockopt(zmq.SNDHWM, 100_000)
-        sock.setsockopt(zmq.RCVHWM, 100_000)
-        # A hard cap far above the soft limits: past it ZeroMQ drops the peer outright,
-        # below it an oversize frame gets a "too-large" error reply.
-        sock.setsockopt(zmq.MAXMSGSIZE, 4 * max(limits.max_frame_bytes, limits.max_header_bytes))
+        router = RouterSocket(self._ctx, self.config.limits, self._handle)
         if self.config.curve is not None:
-            self._auth = secure_server(self._ctx, sock, self.config.curve)
-        sock.bind(self.config.bind)
-        self.endpoint = sock.getsockopt_string(zmq.LAST_ENDPOINT)
-        self._sock = sock
-        self.loop.add_reader(sock.FD, self._drain)
+            self._auth = secure_server(self._ctx, router.sock, self.config.curve)
+        self.endpoint = router.bind(self.config.bind)
+        self._router = router
+        router.start(self.loop)
         self._sweeper = self._spawn(self._sweep())
-        self._schedule_drain()
         log.info("serving %s on %s", self.brain.name, self.endpoint)
 
     async def serve_forever(self) -> None:
@@ -116,18 +100,17 @@ class BridgeServer:
 
     async def stop(self) -> None:
         """Close every session (engines are told), stop reading, free the socket."""
-        if self._sock is None:
+        if self._router is None:
             return
         for conn in list(self.connections.values()):
             self._drop_connection(conn, "shutdown")
-        self.loop.remove_reader(self._sock.FD)
+        router, self._router = self._router, None
         if self._sweeper is not None:
             self._sweeper.cancel()
         # What is left are conversations closing: let them finish freeing their resources.
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.brain.stop()
-        self._sock.close(linger=0)
-        self._sock = None
+        router.close()
         if self._auth is not None:
             self._auth.stop()
         self._ctx.term()
@@ -137,60 +120,23 @@ class BridgeServer:
 
     def send(self, conn: Connection, msg: Message) -> None:
         """Encode and send to one engine; a full or vanished peer loses the message."""
-        if self._sock is None:
+        if self._router is None:
             return
-        sock = self._sock
-        frames = encode(msg, conn.next_out_seq())
-        try:
-            # Frame by frame with plain int flags: send_multipart's flag enums cost more
-            # than the send itself at this size. A multipart message is atomic in ZeroMQ:
-            # only the first frame can fail.
-            sock.send(conn.identity, _MORE)
-            for frame in frames[:-1]:
-                sock.send(frame, _MORE)
-            sock.send(frames[-1], _LAST)
-        except zmq.Again:
+        sent = self._router.send(conn.identity, encode(msg, conn.next_out_seq()))
+        if sent is Sent.FULL:
             self.dropped_out += 1
             if self.dropped_out % 1000 == 1:
                 log.warning(
                     "engine %s is not reading; dropped %d messages", conn.peer, self.dropped_out
                 )
-        except zmq.ZMQError as e:
-            if e.errno != zmq.EHOSTUNREACH:
-                raise
+        elif sent is Sent.GONE:
             log.debug("engine %s is gone; %s not delivered", conn.peer, msg.TYPE)
-        # ZMQ_FD is edge-triggered: a send can swallow the wake-up for input that is
-        # already queued, so look for it now rather than wait for a wake-up that won't come.
-        if not self._drain_pending and cast(int, sock.getsockopt(zmq.EVENTS)) & _POLLIN:
-            self._schedule_drain()
 
     def send_error(self, conn: Connection, e: BridgeError) -> None:
         log.debug("error to %s: %s %s", conn.peer, e.code, e.reason)
         self.send(conn, Error.of(e))
 
     # -- reading ----------------------------------------------------------------------
-
-    def _schedule_drain(self) -> None:
-        if not self._drain_pending and self._loop is not None:
-            self._drain_pending = True
-            self.loop.call_soon(self._drain)
-
-    def _drain(self) -> None:
-        self._drain_pending = False
-        sock = self._sock
-        if sock is None:
-            return
-        recv, more = sock.recv, sock.getsockopt
-        for _ in range(BATCH):
-            try:
-                frames = [recv(_LAST)]
-            except zmq.Again:
-                return
-            # Frame by frame with int flags: cheaper than recv_multipart's enum handling.
-            while more(_RCVMORE):
-                frames.append(recv(0))
-            self._handle(frames)
-        self._schedule_drain()  # more waiting: continue after other callbacks had a turn
 
     def _handle(self, frames: list[bytes]) -> None:
         identity = frames[0]
@@ -220,7 +166,7 @@ class BridgeServer:
                 self.send_error(conn, err)
             return
         try:
-            self._check_sizes(frames)
+            conn.check_sizes(frames)
             seq, msg = decode(frames[1:])
         except BridgeError as e:
             self.send_error(conn, e)
@@ -242,24 +188,6 @@ class BridgeServer:
             self.send_error(conn, e)
             if e.fatal and e.session is not None:
                 self._close_session(conn, e.session, "error")
-
-    def _check_sizes(self, frames: list[bytes]) -> None:
-        limits = self.config.limits
-        if len(frames) - 1 > limits.max_frames:
-            raise ProtocolError(f"more than {limits.max_frames} frames", code=errors.TOO_LARGE)
-        if len(frames) > 1 and len(frames[1]) > limits.max_header_bytes:
-            raise ProtocolError(
-                f"header of {len(frames[1])} bytes is over {limits.max_header_bytes}",
-                code=errors.TOO_LARGE,
-            )
-        for frame in frames[2:]:
-            if len(frame) > limits.max_frame_bytes:
-                e = ProtocolError(
-                    f"binary frame of {len(frame)} bytes is over {limits.max_frame_bytes}",
-                    code=errors.TOO_LARGE,
-                )
-                e.ref_seq, e.session = peek(frames[1])
-                raise e
 
     def _dispatch(self, conn: Connection, msg: Message) -> None:
         if isinstance(msg, SessionMessage):
