@@ -199,6 +199,11 @@ class EchoConversation(Conversation):
     def speech_started(self) -> None:
         """The player started talking; barge-in waits for words (see `partial`)."""
 
+    def failed(self, error: BridgeError) -> None:
+        """Hearing failed on an utterance: tell the engine; the session keeps listening."""
+        self.audio = []
+        self.out.send(Error.of(error, session=self.info.session, stage="asr"))
+
     def npc_speaking(self) -> bool:
         return (self.task is not None and not self.task.done()) or self._playing()
 

@@ -20,6 +20,7 @@ from typing import Protocol
 
 import numpy as np
 
+from bridge.errors import BackendError, BridgeError
 from npc.asr.base import Asr, AsrStream, Hints
 from npc.audio import TARGET_RATE, StreamResampler, pcm16_to_float
 from npc.turns import Event, TurnConfig, TurnDetector, TurnEvent
@@ -61,6 +62,7 @@ class Listener(Protocol):
     def npc_speaking(self) -> bool: ...
     def partial(self, text: str, speech_ms: float) -> None: ...
     def final(self, text: str, trace: dict[str, float]) -> None: ...
+    def failed(self, error: BridgeError) -> None: ...
 
 
 @dataclass
@@ -112,18 +114,35 @@ class Hearing:
             self.utterance.stream.close()
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             item = await self.queue.get()
-            if item is None:
-                await self._end_turn(push_to_talk=True, speech=self.turns.speech)
-                continue
-            pcm, rate, channels = item
-            arrived = time.perf_counter()
-            x = self._to_16k(pcm16_to_float(pcm, channels), rate)
-            events, frames = await loop.run_in_executor(self.vad_pool, self._vad, x)
-            for ev, frame in zip(events, frames, strict=True):
-                await self._on_frame(ev, frame, arrived)
+            try:
+                await self._take(item)
+            except Exception as e:  # a failing backend must not leave the session deaf
+                if not isinstance(e, BridgeError):
+                    log.exception("hearing failed")
+                    e = BackendError(f"{type(e).__name__}: {e}", stage="asr")
+                self._drop_utterance()
+                self.listener.failed(e)
+
+    async def _take(self, item: tuple[bytes, int, int] | None) -> None:
+        if item is None:
+            await self._end_turn(push_to_talk=True, speech=self.turns.speech)
+            return
+        pcm, rate, channels = item
+        arrived = time.perf_counter()
+        x = self._to_16k(pcm16_to_float(pcm, channels), rate)
+        loop = asyncio.get_running_loop()
+        events, frames = await loop.run_in_executor(self.vad_pool, self._vad, x)
+        for ev, frame in zip(events, frames, strict=True):
+            await self._on_frame(ev, frame, arrived)
+
+    def _drop_utterance(self) -> None:
+        u, self.utterance = self.utterance, None
+        if u is not None:
+            u.finished = True
+            u.stream.close()
+        self.turns.reset_keep_position()
 
     def _to_16k(self, x: np.ndarray, rate: int) -> np.ndarray:
         if rate != self.rate:

@@ -13,6 +13,7 @@ import pytest
 from scipy.signal import resample_poly
 
 from bridge.messages import Error, Interrupted, Message, NpcAudio, Transcript, TurnEnd
+from npc.asr.base import Asr, AsrStream, Hints
 from npc.bench.speech import wer, words
 from npc.ears import Ears
 from npc.echo import EchoBrain
@@ -192,5 +193,41 @@ def test_an_uninterruptible_npc_talks_on(ears: Ears) -> None:
             msgs = await until(s, TurnEnd)
             assert not [m for m in msgs if isinstance(m, Interrupted)]
             assert finals(msgs) and msgs[-1].turn == 2  # type: ignore[attr-defined]
+
+    run(scenario)
+
+
+class FakeFlakyAsr(Asr):
+    """The real recogniser, except that its first utterance's final decode crashes."""
+
+    def __init__(self, real: Asr) -> None:
+        self.real = real
+        self.crashes = 1
+
+    def open_stream(self, hints: Hints) -> AsrStream:
+        stream = self.real.open_stream(hints)
+        if self.crashes:
+            self.crashes -= 1
+
+            def crash() -> str:
+                raise RuntimeError("CUDA out of memory (simulated)")
+
+            stream.final = crash  # type: ignore[method-assign]
+        return stream
+
+
+def test_a_failing_recogniser_is_reported_and_the_session_still_hears(ears: Ears) -> None:
+    async def scenario() -> None:
+        flaky = Ears(FakeFlakyAsr(ears.asr), config=ears.config)  # the brain shuts it down
+        brain = EchoBrain(load_roster(NPCS_DIR), flaky)
+        async with running(brain) as server, engine(server) as client:
+            s = await client.open_session("brakka")
+            await s.stream(load("paint_red"), end=False)
+            err = (await until(s, Error))[-1]
+            assert isinstance(err, Error) and err.stage == "asr"
+            assert "RuntimeError" in err.reason and "simulated" in err.reason
+            await s.stream(load("quartermaster"), end=False)
+            heard = finals(await until(s, TurnEnd))[0].text
+            assert wer(TEXTS["quartermaster"], heard) <= 0.2, heard
 
     run(scenario)
