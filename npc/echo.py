@@ -87,8 +87,8 @@ class EchoBrain(Brain):
         if self.ears is not None:
             # Every NPC's name: players talk about the others too. Lore terms join with
             # the NPC files' knowledge (issue 4).
-            names = [entry.name, *(e.name for e in self.roster.values() if e is not entry)]
-            conv.hearing = self.ears.listen(conv, vocabulary=names)
+            vocabulary = [entry.name, *(e.name for e in self.roster.values() if e is not entry)]
+            conv.hearing = self.ears.listen(conv, vocabulary=vocabulary)
         return Opened(conv, entry.id, entry.name, names)
 
     async def stop(self) -> None:

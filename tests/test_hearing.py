@@ -231,3 +231,14 @@ def test_a_failing_recogniser_is_reported_and_the_session_still_hears(ears: Ears
             assert wer(TEXTS["quartermaster"], heard) <= 0.2, heard
 
     run(scenario)
+
+
+def test_a_hearing_session_opens_with_its_declared_actions(ears: Ears) -> None:
+    tool = {"type": "function", "function": {"name": "paint", "parameters": {"type": "object"}}}
+
+    async def scenario() -> None:
+        async with running(brain(ears)) as server, engine(server) as client:
+            s = await client.open_session("brakka", actions=[tool])
+            assert s.opened is not None and s.opened.actions == ["paint"]
+
+    run(scenario)
