@@ -38,7 +38,6 @@ from bridge.security import secure_server
 log = logging.getLogger("npc_bridge.server")
 
 
-
 class SessionOutbox:
     """The Outbox a conversation gets: sends to its own engine connection."""
 

@@ -14,6 +14,7 @@ import asyncio
 import itertools
 import json
 import time
+from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -50,6 +51,7 @@ from npc.hearing import Hearing, is_backchannel
 from npc.roster import NpcEntry
 
 ACTION_TIMEOUT_S = 10.0
+MAX_ECHO_S = 30  # player audio kept for the echo reply, seconds
 CHUNK_MS = 20
 FACE_FPS = 60
 FACE_BATCH = 30
@@ -113,7 +115,8 @@ class EchoConversation(Conversation):
         self.turn = 0
         self.task: asyncio.Task[None] | None = None
         self.sent_samples = 0
-        self.audio: list[np.ndarray] = []
+        self.audio: deque[np.ndarray] = deque()  # player audio since the last turn
+        self.audio_samples = 0
         self.audio_rate = 16000
         self.pending: dict[str, asyncio.Future[ActionResult]] = {}
         self._ids = itertools.count(1)
@@ -124,13 +127,17 @@ class EchoConversation(Conversation):
             if msg.channels == 2:
                 pcm = pcm.reshape(-1, 2).mean(axis=1).astype(np.int16)
             self.audio.append(pcm)
+            self.audio_samples += len(pcm)
             self.audio_rate = msg.sample_rate
+            # With ears, silence between turns arrives too: keep only the recent past.
+            while self.audio_samples > MAX_ECHO_S * msg.sample_rate:
+                self.audio_samples -= len(self.audio.popleft())
             if self.hearing is not None:
                 self.hearing.feed(msg.pcm, msg.sample_rate, msg.channels)
         elif isinstance(msg, AudioEnd) and self.hearing is not None:
             self.hearing.end_audio()
         elif isinstance(msg, AudioEnd):
-            audio, self.audio = self.audio, []
+            audio = self._take_audio()
             rate = self.audio_rate
             self._start(lambda: self._echo_audio(audio, rate))
         elif isinstance(msg, TextInput):
@@ -201,7 +208,7 @@ class EchoConversation(Conversation):
 
     def failed(self, error: BridgeError) -> None:
         """Hearing failed on an utterance: tell the engine; the session keeps listening."""
-        self.audio = []
+        self._take_audio()
         self.out.send(Error.of(error, session=self.info.session, stage="asr"))
 
     def npc_speaking(self) -> bool:
@@ -215,13 +222,17 @@ class EchoConversation(Conversation):
         if speaking and self.interruptible and long_enough and not is_backchannel(text):
             self._interrupt("barge-in")
 
+    def _take_audio(self) -> list[np.ndarray]:
+        audio, self.audio, self.audio_samples = list(self.audio), deque(), 0
+        return audio
+
     def _barge_in_ms(self) -> int:
         return self.hearing.config.barge_in_ms if self.hearing is not None else 0
 
     def final(self, text: str, trace: dict[str, float]) -> None:
         s = self.info.session
         self.out.send(Transcript(session=s, turn=self.turn + 1, text=text, final=True))
-        audio, self.audio = self.audio, []
+        audio = self._take_audio()
         speaking = self.npc_speaking()
         short = trace.get("speech_ms", 0.0) < self._barge_in_ms()
         if speaking and (short or is_backchannel(text)):

@@ -25,9 +25,7 @@ class Registry:
         """Import and build the backend `name` with its config options."""
         path = self._paths.get(name)
         if path is None:
-            raise ConfigError(
-                f"no {self.kind} backend '{name}'; known: {', '.join(self.names())}"
-            )
+            raise ConfigError(f"no {self.kind} backend '{name}'; known: {', '.join(self.names())}")
         module, _, attr = path.partition(":")
         cls = getattr(importlib.import_module(module), attr)
         try:

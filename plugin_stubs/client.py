@@ -282,14 +282,21 @@ class Session:
             ok, result, error = False, None, f"{type(e).__name__}: {e}"
         await self.action_result(call.call_id, ok, result, error)
 
-    async def turn(self, timeout: float = 30.0) -> Turn:
-        """Collect messages until the next turn-end; returns the assembled turn."""
+    async def turn(
+        self, timeout: float = 30.0, on_message: Callable[[Message], None] | None = None
+    ) -> Turn:
+        """Collect messages until the next turn-end; returns the assembled turn.
+
+        `on_message` sees each message as it arrives (to show a reply as it streams).
+        """
         turn = Turn(number=0)
         deadline = time.monotonic() + timeout
         while True:
             msg = await self.next(max(0.0, deadline - time.monotonic()))
             turn.number = getattr(msg, "turn", turn.number)
             turn.add(msg)
+            if on_message is not None:
+                on_message(msg)
             if isinstance(msg, TurnEnd):
                 return turn
 

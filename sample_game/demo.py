@@ -17,7 +17,7 @@ from bridge.messages import ActionCall
 from bridge.server import BridgeServer
 from npc.factory import build_brain
 from plugin_stubs.client import EngineClient
-from plugin_stubs.playback import Playback, Turn
+from plugin_stubs.playback import Turn
 from plugin_stubs.record import save_turn
 from plugin_stubs.wav import read_wav, with_silence
 from sample_game import CONFIG, HERE
@@ -112,9 +112,7 @@ def _report(who: str, turn: Turn) -> None:
         print(f"  {who} acts: {call.name}({call.arguments})")
     print(f"  {who}: {turn.text}")
     if turn.audio:
-        playback = Playback(turn, clock=lambda: 0.3125)  # a syllable peak
-        playback.started = 0.0
-        jaw = playback.face()[turn.channels.index("jawOpen")]
+        jaw = turn.face_at(int(0.3125 * turn.sample_rate))[turn.channels.index("jawOpen")]
         secs = len(turn.audio) / 2 / turn.sample_rate
         print(
             f"  {who} voice: {secs:.2f} s at {turn.sample_rate} Hz, "

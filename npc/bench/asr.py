@@ -5,15 +5,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import platform
 import statistics
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from bridge.bench.report import cpu_model
 from bridge.config import ServerConfig
 from bridge.messages import Transcript, TurnEnd
 from bridge.server import BridgeServer
@@ -37,6 +38,8 @@ def _hints() -> list[str]:
     names (its own first), then the game's vocabulary. Offline decodes get the same."""
     names = [e.name for e in load_roster(NPCS_DIR)]
     return list(dict.fromkeys(["Brakka", *names, *VOCABULARY]))
+
+
 HANGOVERS_MS = (240, 320, 400, 480, 560, 640, 800)
 TAIL_S = 1.2  # silence after each line, as a live microphone keeps sending
 CHUNK_S = 0.02
@@ -180,17 +183,7 @@ def run_asr_bench(args: argparse.Namespace) -> int:
 
 
 def _machine() -> str:
-    cpu = next(
-        (
-            ln.split(":", 1)[1].strip()
-            for ln in Path("/proc/cpuinfo").read_text().splitlines()
-            if ln.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    import os
-
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    return f"{cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
 def _print(r: dict[str, Any], hangover_ms: int) -> None:

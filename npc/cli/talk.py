@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +99,7 @@ async def _talk(args: argparse.Namespace) -> int:
             await session.stream(audio, realtime=args.realtime)
         else:
             await session.say(args.text)
-        turn = await _collect(session, args)
+        turn = await session.turn(args.timeout, on_message=lambda m: _show(m, args.json))
         if args.out:
             save_turn(args.out, turn)
             print(f"saved to {args.out}", file=sys.stderr)
@@ -113,18 +112,6 @@ async def _talk(args: argparse.Namespace) -> int:
     finally:
         await client.close()
     return 0 if turn.end is not None and turn.end.reason == "done" else 1
-
-
-async def _collect(session: Any, args: argparse.Namespace) -> Any:
-    from plugin_stubs.playback import Turn
-
-    turn = Turn(number=0)
-    deadline = time.monotonic() + args.timeout
-    while turn.end is None:
-        msg = await session.next(max(0.0, deadline - time.monotonic()))
-        turn.add(msg)
-        _show(msg, args.json)
-    return turn
 
 
 def _show(msg: Message | None, as_json: bool) -> None:
