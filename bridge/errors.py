@@ -53,6 +53,17 @@ class ConfigError(BridgeError):
     code = "bad-config"
 
 
+class DesignerError(ConfigError):
+    """A designer file (NPC, lore, action) is broken: which file, which line, and why."""
+
+    def __init__(self, path: object, line: int | None, reason: str) -> None:
+        where = f"{path}:{line}" if line else f"{path}"
+        super().__init__(f"{where}: {reason}")
+        self.path = str(path)
+        self.line = line
+        self.why = reason
+
+
 # Stable error codes sent in `error` messages. docs/PROTOCOL.md lists each with its meaning.
 BAD_FRAME = "bad-frame"  # a frame is not valid msgpack
 BAD_HEADER = "bad-header"  # the header is not a map, or has no string `type`
