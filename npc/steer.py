@@ -84,9 +84,9 @@ _INSTRUCTIONS: dict[str, tuple[str, str, str, str, str]] = {
     "complexity": (
         "Use only very simple words, as if to a child.",
         "Use simple, everyday words.",
+        "Avoid jargon.",
         "",
         "",
-        "Use technical terms and detail freely.",
     ),
     "verbosity": (
         "Answer in at most one short sentence.",

@@ -133,6 +133,7 @@ def test_load_npcs_sorts_by_file_and_refuses_one_id_twice(tmp_path: Path) -> Non
     write(tmp_path / "b_quartermaster.toml", 'id = "quartermaster"\nname = "Ilse"\npersona = "QM"')
     write(tmp_path / "a_brakka.toml", BRAKKA)
     write(tmp_path / "notes.txt", "not an NPC")
+    write(tmp_path / "_template.toml", "id = ")  # skipped: starts with "_"
     assert [n.id for n in load_npcs(tmp_path)] == ["brakka", "quartermaster"]
     write(tmp_path / "c_copy.toml", '# a copy\nid = "brakka"\nname = "Brakka II"\npersona = "x"')
     with pytest.raises(DesignerError, match="id 'brakka' is already used by") as caught:
@@ -315,3 +316,18 @@ class FakeContext:
 
     def remember(self, text: str) -> None:
         return None
+
+
+def test_examples_that_call_python_actions_must_fit_their_schema(tmp_path: Path) -> None:
+    npcs, actions, lore = game(tmp_path)
+    write(npcs / "brakka.toml", BRAKKA.replace('color = "red"', 'color = "pink"'))
+    with pytest.raises(DesignerError, match=r'example 1: arguments for .*"pink" is not one') as e:
+        Designs.load(npcs, actions, lore)
+    assert e.value.line == 23
+    write(npcs / "brakka.toml", BRAKKA.replace('actions = ["paint_mech"]', "actions = []"))
+    with pytest.raises(DesignerError, match="example 1 calls 'paint_mech', which is not in") as e:
+        Designs.load(npcs, actions, lore)
+    assert e.value.line == 22
+    engine_action = BRAKKA.replace('action = "paint_mech"', 'action = "open_door"')
+    write(npcs / "brakka.toml", engine_action)  # an engine's action: checked per session
+    assert Designs.load(npcs, actions, lore).npcs["brakka"].examples[0].action == "open_door"

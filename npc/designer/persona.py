@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,9 @@ from typing import Any
 from bridge.errors import BridgeError, DesignerError
 from bridge.messages.limits import MAX_ID_LENGTH
 from npc import steer
+from npc.designer.actions import ActionSpec
 from npc.designer.toml_lines import Key, error_line, line_of
+from npc.designer.validate import validate
 
 KEYS = (
     "id",
@@ -85,12 +88,14 @@ def parse_npc(path: Path, text: str) -> NpcFile:
 
 
 def load_npcs(folder: Path | str) -> list[NpcFile]:
-    """Every `*.toml` in `folder`, sorted by file name; two files with one id is an error."""
+    """Every `*.toml` in `folder` not starting with "_", by file name; one id twice is an error."""
     folder = Path(folder)
     if not folder.is_dir():
         raise DesignerError(folder, None, "NPC folder does not exist")
     npcs: list[NpcFile] = []
     for path in sorted(folder.glob("*.toml")):
+        if path.name.startswith("_"):
+            continue  # drafts and templates
         npc = load_npc(path)
         check_unique(npc, npcs)
         npcs.append(npc)
@@ -107,6 +112,31 @@ def check_unique(npc: NpcFile, others: list[NpcFile]) -> None:
                 line_of(npc.path.read_text(encoding="utf-8"), "id") if npc.path.exists() else None
             )
             raise DesignerError(npc.path, line, f"id '{npc.id}' is already used by {other.path}")
+
+
+def check_actions(
+    npc: NpcFile, text: str, actions: Mapping[str, ActionSpec], folder: object
+) -> None:
+    """Refuse an NPC naming a Python action `folder` does not define, or an example calling
+    a Python action with arguments that do not fit (engine actions are known per session)."""
+    for name in npc.actions:
+        if name not in actions:
+            raise DesignerError(
+                npc.path, line_of(text, "actions"), f"action '{name}' is not defined in {folder}"
+            )
+    for i, example in enumerate(npc.examples):
+        spec = actions.get(example.action)
+        if spec is None:
+            continue
+        line = line_of(text, "examples", i, "action")
+        if spec.name not in npc.actions:
+            reason = f"example {i + 1} calls '{spec.name}', which is not in this NPC's `actions`"
+            raise DesignerError(npc.path, line, reason)
+        problems = validate(spec.parameters, example.arguments)
+        if problems:
+            line = line_of(text, "examples", i, "arguments")
+            reason = f"example {i + 1}: arguments for '{spec.name}': {'; '.join(problems)}"
+            raise DesignerError(npc.path, line, reason)
 
 
 class _Reader:

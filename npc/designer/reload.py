@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING, TypeVar
 from bridge.errors import DesignerError
 from npc.designer.actions import ActionSpec, load_action_file
 from npc.designer.fingerprint import Fingerprints
-from npc.designer.persona import NpcFile, check_unique, parse_npc
-from npc.designer.toml_lines import line_of
+from npc.designer.persona import NpcFile, check_actions, check_unique, parse_npc
 
 if TYPE_CHECKING:
     from npc.rag.lore import LoreDoc
@@ -232,9 +231,7 @@ class Designs:
         def parse(path: Path, text: str, files: dict[Path, NpcFile]) -> NpcFile:
             npc = parse_npc(path, text)
             check_unique(npc, [n for p, n in files.items() if p != path])
-            for name in npc.actions:
-                if name not in self.actions:
-                    raise DesignerError(path, line_of(text, "actions"), self._no_action(name))
+            check_actions(npc, text, self.actions, self._actions_where)
             return npc
 
         files, swapped, removed = self._scan_folder(out, present, self._npc_files, parse, strict)
@@ -250,15 +247,20 @@ class Designs:
         """An NPC still naming an action that went away is reported; it keeps serving
         without it (the brain offers only actions that exist)."""
         for path, npc in self._npc_files.items():
-            for name in npc.actions:
-                if name not in self.actions and str(path) not in out.errors:
-                    error = DesignerError(path, _line(path, "actions"), self._no_action(name))
-                    if strict:
-                        raise error
-                    out.errors[str(path)] = error
+            if str(path) in out.errors or not path.exists():
+                continue
+            try:
+                check_actions(
+                    npc, path.read_text(encoding="utf-8"), self.actions, self._actions_where
+                )
+            except DesignerError as e:
+                if strict:
+                    raise
+                out.errors[str(path)] = e
 
-    def _no_action(self, name: str) -> str:
-        return f"action '{name}' is not defined in {self.actions_dir or 'any actions folder'}"
+    @property
+    def _actions_where(self) -> str:
+        return str(self.actions_dir or "any actions folder")
 
     def _scan_lore(self, out: _Changes, strict: bool) -> None:
         folder = self.lore_dir
@@ -284,13 +286,6 @@ class Designs:
 
 def _files(folder: Path, pattern: str) -> list[Path]:
     return [p for p in sorted(folder.glob(pattern)) if not p.name.startswith("_")]
-
-
-def _line(path: Path, key: str) -> int | None:
-    try:
-        return line_of(path.read_text(encoding="utf-8"), key)
-    except (OSError, UnicodeDecodeError):
-        return None
 
 
 def _text(path: Path, data: bytes) -> str:
