@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import logging
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+
+from bridge.errors import BackendError
+
+log = logging.getLogger("npc_bridge.llm")
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,19 +36,34 @@ class Decoding:
     stop: tuple[str, ...] = ()
 
 
+@dataclass(slots=True)
+class Usage:
+    """What one generation cost, filled in by the backend as it goes (for benchmarks and
+    tests); a field stays 0 or None where the backend cannot tell."""
+
+    prompt_tokens: int = 0  # tokens of the prompt as the model sees it
+    cached_tokens: int = 0  # of those, reused from a kept prefix rather than evaluated
+    completion_tokens: int = 0  # tokens generated
+    first_piece_s: float | None = None  # s from the call to the first piece of text
+    total_s: float = 0.0  # s from the call to the end of the output
+    attempts: int = 0  # tries made by `stream_with_retries`
+
+
 @dataclass(frozen=True, slots=True)
 class LlmRequest:
     """What to generate from: chat `messages` (the backend applies the model's template)
     or a raw `prompt` already in the model's own format (e.g. the SteerLM format).
 
     `schema`, when set, is a JSON Schema the whole output must match (grammar or guided
-    decoding); the backend guarantees it or raises BackendError.
+    decoding); the backend guarantees it or raises BackendError. `usage`, when given, is
+    filled in while the request runs.
     """
 
     messages: tuple[ChatMessage, ...] = ()
     prompt: str | None = None
     schema: dict[str, Any] | None = None
     decoding: Decoding = field(default_factory=Decoding)
+    usage: Usage | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,10 +77,19 @@ class LlmCapabilities:
 
 
 class Llm(abc.ABC):
-    """A language model backend. `stream` blocks: the brain runs it in a worker thread."""
+    """A language model backend. `stream` blocks: the brain runs it in a worker thread.
+
+    Retries and timeouts live here, once: `stream_with_retries` tries again on a retryable
+    BackendError that came before any text; `astream` also gives up, retryably, when the
+    first piece or the next one takes too long.
+    """
 
     name = "llm"
     capabilities = LlmCapabilities()
+    retries = 1  # further tries after a retryable error, only while no text was given
+    retry_delay_s = 0.5  # before the first retry; doubles for each further one
+    first_piece_timeout_s = 60.0  # astream: longest wait for the first piece
+    stall_timeout_s = 30.0  # astream: longest wait between two pieces
 
     @abc.abstractmethod
     def stream(self, request: LlmRequest, cancel: threading.Event) -> Iterator[str]:
@@ -74,15 +104,46 @@ class Llm(abc.ABC):
     def close(self) -> None:
         """Free the model or connection."""
 
+    def stream_with_retries(self, request: LlmRequest, cancel: threading.Event) -> Iterator[str]:
+        """`stream`, tried again after a retryable error that came before any text.
+
+        Fills in `request.usage`'s timings and attempts where the request carries one.
+        """
+        usage = request.usage
+        began = time.perf_counter()
+        attempt = 0
+        while True:
+            attempt += 1
+            if usage is not None:
+                usage.attempts = attempt
+            given = False
+            try:
+                for piece in self.stream(request, cancel):
+                    if not given and usage is not None:
+                        usage.first_piece_s = time.perf_counter() - began
+                    given = True
+                    yield piece
+                break
+            except BackendError as e:
+                if given or not e.retryable or attempt > self.retries or cancel.is_set():
+                    raise
+                log.warning("%s: %s; trying again (%d of %d)", self.name, e, attempt, self.retries)
+            if cancel.wait(self.retry_delay_s * 2 ** (attempt - 1)):
+                break
+        if usage is not None:
+            usage.total_s = time.perf_counter() - began
+
     async def astream(self, request: LlmRequest) -> AsyncIterator[str]:
-        """`stream` from the event loop: runs in a thread; cancelling the consumer stops it."""
+        """`stream_with_retries` from the event loop: runs in a thread; cancelling the
+        consumer stops it. A first piece later than `first_piece_timeout_s`, or a gap
+        longer than `stall_timeout_s`, ends it with a retryable BackendError."""
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[tuple[str, str | BaseException | None]] = asyncio.Queue()
         cancel = threading.Event()
 
         def produce() -> None:
             try:
-                for piece in self.stream(request, cancel):
+                for piece in self.stream_with_retries(request, cancel):
                     loop.call_soon_threadsafe(queue.put_nowait, ("piece", piece))
                     if cancel.is_set():
                         break
@@ -92,11 +153,21 @@ class Llm(abc.ABC):
                 loop.call_soon_threadsafe(queue.put_nowait, ("end", None))
 
         worker = loop.run_in_executor(None, produce)
+        limit = self.first_piece_timeout_s
         try:
             while True:
-                kind, value = await queue.get()
+                try:
+                    kind, value = await asyncio.wait_for(queue.get(), limit)
+                except TimeoutError as e:
+                    what = "first piece" if limit == self.first_piece_timeout_s else "next piece"
+                    raise BackendError(
+                        f"{self.name}: no {what} of text within {limit:g} s",
+                        retryable=True,
+                        stage="llm",
+                    ) from e
                 if kind == "piece":
                     assert isinstance(value, str)
+                    limit = self.stall_timeout_s
                     yield value
                 elif kind == "error":
                     assert isinstance(value, BaseException)

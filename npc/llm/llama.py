@@ -1,0 +1,289 @@
+"""llama.cpp in process (llama-cpp-python): any GGUF; the embedded Qwen2.5-Coder-0.5B by default."""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import logging
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from bridge.errors import BackendError, ConfigError
+from npc.llm.base import Llm, LlmCapabilities, LlmRequest
+from npc.llm.gguf import check_gguf, embedded_model_path
+from npc.registry import require
+
+log = logging.getLogger("npc_bridge.llm")
+
+# Used when a GGUF carries no chat template of its own.
+CHATML = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+_GRAMMARS_KEPT = 32
+
+
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """How many leading tokens `a` and `b` share."""
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+class PrefixStates:
+    """KV states of displaced prompts, newest last, within a byte budget."""
+
+    MIN_TOKENS = 32  # shorter prompts are cheaper to evaluate again than to keep
+
+    def __init__(self, limit_bytes: int) -> None:
+        self.limit_bytes = limit_bytes
+        self._states: OrderedDict[tuple[int, ...], bytes] = OrderedDict()
+        self._bytes = 0
+
+    def put(self, tokens: Sequence[int], state: bytes) -> None:
+        key = tuple(tokens)
+        for old in [k for k in self._states if common_prefix(k, key) == len(k)]:
+            self._drop(old)  # a prefix of the new state: the new one serves it too
+        self._states[key] = state
+        self._bytes += len(state)
+        while self._bytes > self.limit_bytes and self._states:
+            self._drop(next(iter(self._states)))
+
+    def best(self, tokens: Sequence[int]) -> tuple[tuple[int, ...], bytes] | None:
+        """The kept state sharing the longest prefix with `tokens` (at least MIN_TOKENS)."""
+        found, longest = None, self.MIN_TOKENS - 1
+        for key in self._states:
+            n = common_prefix(key, tokens)
+            if n > longest:
+                found, longest = key, n
+        if found is None:
+            return None
+        self._states.move_to_end(found)
+        return found, self._states[found]
+
+    def clear(self) -> None:
+        self._states.clear()
+        self._bytes = 0
+
+    def _drop(self, key: tuple[int, ...]) -> None:
+        state = self._states.pop(key, None)
+        if state is not None:
+            self._bytes -= len(state)
+
+
+class LlamaCppLlm(Llm):
+    """One GGUF model in this process, shared by every NPC; one generation at a time.
+
+    Prefix reuse: llama.cpp keeps the KV cache of the last prompt, so a prompt that
+    extends it evaluates only the new tokens; when another NPC's prompt takes the
+    context, the KV state of the one it displaces is kept (up to `prefix_cache_mb`) and
+    restored when that NPC speaks again.
+    """
+
+    name = "llama"
+
+    def __init__(
+        self,
+        model: str | Path = "",
+        *,
+        n_ctx: int = 2048,
+        n_threads: int | None = None,
+        n_batch: int = 512,
+        prefix_cache_mb: int = 256,
+        steerlm: bool = False,
+    ) -> None:
+        path = check_gguf(Path(model)) if str(model) else embedded_model_path()
+        # llama.cpp's OpenMP workers spin while they wait. On a machine whose cores the
+        # other stages (or processes) share, a spinning worker holds the core its partner
+        # needs and each token waits for the scheduler: 2 threads on 2 busy cores ran
+        # 8x slower per token. Read when libgomp loads, so it must precede the import.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        llama_cpp = require("llama_cpp", "embedded", "llama-cpp-python")
+        self.path = path
+        try:
+            self._llama: Any = llama_cpp.Llama(
+                model_path=str(path),
+                n_ctx=n_ctx,
+                n_threads=n_threads,
+                n_batch=n_batch,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError, OSError) as e:
+            raise ConfigError(f"LLM model {path}: llama.cpp cannot load it: {e}") from e
+        self._cpp = llama_cpp
+        self.n_ctx = n_ctx
+        self.evaluated = 0  # tokens run through the model since it loaded (prompt + output)
+        self._count_evaluations()
+        self._format = self._chat_formatter()
+        self._lock = threading.Lock()
+        self._grammars: dict[str, Any] = {}
+        self._states = PrefixStates(prefix_cache_mb << 20)
+        self.capabilities = LlmCapabilities(
+            json_schema=True, raw_prompt=True, prefix_reuse=True, steerlm=steerlm
+        )
+
+    def _count_evaluations(self) -> None:
+        evaluate = self._llama.eval
+
+        def counting(tokens: Sequence[int]) -> None:
+            self.evaluated += len(tokens)
+            evaluate(tokens)
+
+        self._llama.eval = counting
+
+    def _chat_formatter(self) -> Any:
+        formats = require("llama_cpp.llama_chat_format", "embedded", "llama-cpp-python")
+        template = self._llama.metadata.get("tokenizer.chat_template")
+        if not template:
+            log.warning("%s has no chat template; using ChatML", self.path.name)
+            template = CHATML
+        eos, bos = self._llama.token_eos(), self._llama.token_bos()
+        return formats.Jinja2ChatFormatter(
+            template=template,
+            eos_token=self._token_text(eos),
+            bos_token=self._token_text(bos),
+            stop_token_ids=[eos],
+        )
+
+    def _token_text(self, token: int) -> str:
+        if token < 0:
+            return ""
+        text: bytes = self._llama.detokenize([token], special=True)
+        return text.decode("utf-8", errors="ignore")
+
+    def tokens(self, request: LlmRequest) -> tuple[list[int], list[str]]:
+        """The prompt as the model sees it, and the stop strings its template implies."""
+        if request.prompt is not None:
+            ids = self._llama.tokenize(request.prompt.encode(), add_bos=True, special=True)
+            return list(ids), []
+        if not request.messages:
+            raise BackendError("llama: the request has neither messages nor a prompt", stage="llm")
+        messages = [{"role": m.role, "content": m.content} for m in request.messages]
+        try:
+            formatted = self._format(messages=messages)
+        except Exception as e:  # the GGUF's Jinja template may raise anything
+            raise BackendError(f"llama: the chat template failed: {e}", stage="llm") from e
+        ids = self._llama.tokenize(
+            formatted.prompt.encode(), add_bos=not formatted.added_special, special=True
+        )
+        return list(ids), [s for s in formatted.stop if s]
+
+    def stream(self, request: LlmRequest, cancel: threading.Event) -> Iterator[str]:
+        tokens, stops = self.tokens(request)
+        d = request.decoding
+        room = self.n_ctx - len(tokens)
+        if room < 1:
+            raise BackendError(
+                f"llama: the prompt has {len(tokens)} tokens; the context holds {self.n_ctx}",
+                stage="llm",
+            )
+        grammar = self._grammar(request.schema) if request.schema is not None else None
+        usage = request.usage
+        sampled = 0
+
+        def stop_early(ids: Any, logits: Any) -> bool:
+            # Called once per sampled token, so cancellation does not wait for text to show.
+            nonlocal sampled
+            sampled += 1
+            if sampled == 1 and usage is not None:
+                usage.prompt_tokens = len(tokens)
+                usage.cached_tokens = len(tokens) - (self.evaluated - before)
+            return cancel.is_set()
+
+        with self._lock:
+            self._take_context(tokens)
+            before = self.evaluated
+            chunks = self._llama.create_completion(
+                tokens,
+                max_tokens=min(d.max_tokens, room),
+                temperature=d.temperature,
+                top_p=d.top_p,
+                repeat_penalty=d.repeat_penalty,
+                seed=d.seed,
+                stop=[*stops, *d.stop],
+                grammar=grammar,
+                stream=True,
+                stopping_criteria=self._cpp.StoppingCriteriaList([stop_early]),
+            )
+            try:
+                for chunk in chunks:
+                    text = chunk["choices"][0]["text"]
+                    if text:
+                        yield text
+                    if cancel.is_set():
+                        break
+            except (RuntimeError, ValueError) as e:
+                raise BackendError(f"llama: generation failed: {e}", stage="llm") from e
+            finally:
+                chunks.close()
+                if usage is not None:
+                    usage.completion_tokens = sampled
+
+    def warm(self, request: LlmRequest) -> None:
+        """Evaluate the request's prompt now, so a later request that extends it starts
+        from its KV state (here or, after another prompt took the context, from a copy)."""
+        tokens, _ = self.tokens(request)
+        with self._lock:
+            self._take_context(tokens)
+            keep = common_prefix(self._live(), tokens)
+            self._llama.n_tokens = keep
+            self._llama.eval(tokens[keep:])
+
+    def close(self) -> None:
+        with self._lock:
+            self._states.clear()
+            self._llama.close()
+
+    def _live(self) -> list[int]:
+        ids: list[int] = self._llama.input_ids[: self._llama.n_tokens].tolist()
+        return ids
+
+    def _take_context(self, tokens: list[int]) -> None:
+        """Before evaluating `tokens`: keep the live state if they would overwrite much
+        of it, and restore a kept state that shares a longer prefix with them."""
+        live = self._live()
+        shared = common_prefix(live, tokens)
+        if len(live) - shared >= PrefixStates.MIN_TOKENS:
+            self._states.put(live, self._save())
+        best = self._states.best(tokens)
+        if best is not None and common_prefix(best[0], tokens) > shared:
+            self._restore(*best)
+
+    def _save(self) -> bytes:
+        ctx = self._llama.ctx
+        size = self._cpp.llama_state_get_size(ctx)
+        buf = (ctypes.c_uint8 * size)()
+        written = self._cpp.llama_state_get_data(ctx, buf, size)
+        return ctypes.string_at(buf, written)
+
+    def _restore(self, tokens: tuple[int, ...], state: bytes) -> None:
+        buf = (ctypes.c_uint8 * len(state)).from_buffer_copy(state)
+        if self._cpp.llama_state_set_data(self._llama.ctx, buf, len(state)) != len(state):
+            raise BackendError("llama: could not restore a kept prompt state", stage="llm")
+        self._llama.input_ids[: len(tokens)] = tokens
+        self._llama.n_tokens = len(tokens)
+        # The logits of a restored state are stale: llama-cpp-python re-evaluates the last
+        # prompt token before sampling only when this flag says so.
+        self._llama._requires_eval = True
+
+    def _grammar(self, schema: dict[str, Any]) -> Any:
+        key = json.dumps(schema)  # in the schema's own order: the grammar keeps it
+        grammar = self._grammars.get(key)
+        if grammar is None:
+            try:
+                grammar = self._cpp.LlamaGrammar.from_json_schema(key, verbose=False)
+            except (ValueError, RuntimeError) as e:
+                raise BackendError(
+                    f"llama: cannot turn the JSON Schema into a grammar: {e}", stage="llm"
+                ) from e
+            if len(self._grammars) >= _GRAMMARS_KEPT:
+                self._grammars.pop(next(iter(self._grammars)))
+            self._grammars[key] = grammar
+        return grammar
