@@ -10,33 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from llm_cases import BRAKKA, SCHEMA, VESSA
 
 from bridge.errors import BackendError, ConfigError
 from npc.llm.base import ChatMessage, Decoding, LlmRequest, Usage
 from npc.llm.llama import LlamaCppLlm
 
 GREEDY = Decoding(max_tokens=12, temperature=0.0, seed=7)
-SCHEMA = {
-    "type": "object",
-    "properties": {
-        "say": {"type": "string", "maxLength": 40},
-        "mood": {"enum": ["calm", "angry"]},
-    },
-    "required": ["say", "mood"],
-}
-# Personas long enough that evaluating one again is the bulk of a short reply's cost.
-BRAKKA = ChatMessage(
-    "system",
-    "You are Brakka, the gruff quartermaster of the mech hangar on Kessel Deep. You keep "
-    "the spare actuators, sign out the plasma cutters and complain about pilots who "
-    "scratch the paint. You answer in one short sentence and never break character.",
-)
-VESSA = ChatMessage(
-    "system",
-    "You are Vessa, a cheerful test pilot who has flown every mech in the hangar and "
-    "names each one after a bird. You answer in one short sentence, always cheerful, "
-    "and you never mention that you are a program.",
-)
 
 
 @pytest.fixture(scope="module")
