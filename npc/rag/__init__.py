@@ -1,0 +1,1 @@
+"""Retrieval over the game lore: lore files, chunks, a hybrid lexical + dense index."""
