@@ -131,7 +131,7 @@ def test_unreachable_server_is_a_quick_retryable_error() -> None:
 
 
 def test_retry_tries_again_after_an_outage() -> None:
-    llm = OpenAiLlm(f"http://127.0.0.1:{free_port()}/v1", model="m")
+    llm = OpenAiLlm(f"http://127.0.0.1:{free_port()}/v1")  # asks /v1/models first
     llm.retries, llm.retry_delay_s = 2, 0.01
     usage = Usage()
     with pytest.raises(BackendError):
@@ -207,3 +207,19 @@ def test_request_body_usage_and_connection_reuse(
         "json_schema": {"name": "reply", "schema": SCHEMA, "strict": True},
     }
     assert port == port_again  # the second request reused the first one's connection
+
+
+@pytest.mark.parametrize(
+    ("mode", "field", "value"),
+    [
+        ("json_object", "response_format", {"type": "json_object", "schema": SCHEMA}),
+        ("guided_json", "guided_json", SCHEMA),
+        ("nvext", "nvext", {"guided_json": SCHEMA}),
+        ("tool", "tool_choice", {"type": "function", "function": {"name": "reply"}}),
+    ],
+)
+def test_each_schema_mode_sends_its_field(fake: str, mode: str, field: str, value: Any) -> None:
+    llm = OpenAiLlm(fake, model="m", schema_mode=mode)
+    ask(llm, LlmRequest((ChatMessage("user", "Hi"),), schema=SCHEMA))
+    (_, body, _), *_ = FakeOpenAiHandler.seen
+    assert body[field] == value

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bridge.bench.report import cpu_model
+from bridge.errors import BridgeError
 from npc.llm.base import ChatMessage, Decoding, Llm, LlmRequest, Usage
 from npc.llm.gguf import embedded_model_path
 
@@ -168,6 +169,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--llm-rounds", type=int, default=3, help="timed rounds per backend")
     p.add_argument("--llm-backends", default="llama,openai", help="comma list of llama, openai")
     p.add_argument("--llm-url", default="", help="measure this /v1 server, not a local one")
+    p.add_argument(
+        "--llm-schema-mode",
+        default="",
+        help="for the openai backend (default: json_object for the local llama-cpp-python "
+        "server, json_schema for --llm-url)",
+    )
 
 
 def run_llm_bench(args: argparse.Namespace) -> dict[str, Any]:
@@ -185,20 +192,41 @@ def run_llm_bench(args: argparse.Namespace) -> dict[str, Any]:
         "rounds": args.llm_rounds,
     }
     if "llama" in backends:
+        _say(f"llama: loading {model.name} ...")
         began = time.perf_counter()
-        llm = LlamaCppLlm(model, n_threads=args.llm_threads)
+        local = LlamaCppLlm(model, n_threads=args.llm_threads)
         results["llama_load_s"] = time.perf_counter() - began
-        results["llama"] = measure(llm, args.llm_rounds)
-        llm.close()
-    if "openai" in backends:
-        if args.llm_url:
-            results["openai"] = measure(OpenAiLlm(args.llm_url), args.llm_rounds)
-        else:
-            with llama_server(model, threads=args.llm_threads) as url:
-                results["openai"] = measure(OpenAiLlm(url), args.llm_rounds)
+        results["llama"] = _guarded(measure, local, args.llm_rounds)
+        local.close()
+    if "openai" in backends and args.llm_url:
+        mode = args.llm_schema_mode or "json_schema"
+        _say(f"openai: {args.llm_url} ...")
+        results["openai"] = _guarded(
+            measure, OpenAiLlm(args.llm_url, schema_mode=mode), args.llm_rounds
+        )
+    elif "openai" in backends:
+        mode = args.llm_schema_mode or "json_object"
+        _say("openai: starting llama-cpp-python's server on loopback ...")
+        with llama_server(model, threads=args.llm_threads) as url:
+            remote = OpenAiLlm(url, schema_mode=mode)
+            results["openai"] = _guarded(measure, remote, args.llm_rounds)
     results["load_avg_after"] = os.getloadavg()[0]
     print_table(results)
     return results
+
+
+def _guarded(measure: Any, llm: Llm, rounds: int) -> dict[str, Any]:
+    """One backend's figures, or the error that stopped it (the others still run)."""
+    try:
+        figures: dict[str, Any] = measure(llm, rounds)
+    except BridgeError as e:
+        _say(f"{llm.name}: {e}")
+        return {"error": str(e)}
+    return figures
+
+
+def _say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
 
 
 def print_table(r: dict[str, Any]) -> None:
@@ -214,6 +242,9 @@ def print_table(r: dict[str, Any]) -> None:
     for name in ("llama", "openai"):
         row = r.get(name)
         if row is None:
+            continue
+        if "error" in row:
+            print(f"  {name:<8} failed: {row['error']}")
             continue
         cold, reuse = row["ttft_cold_s"], row["ttft_reuse_s"]
         ratio = f"{cold / reuse:.1f}x" if cold and reuse else "-"

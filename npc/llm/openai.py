@@ -12,7 +12,7 @@ from bridge.errors import BackendError, ConfigError
 from npc.llm.base import Llm, LlmCapabilities, LlmRequest, Usage
 from npc.llm.sse import HttpClient, HttpError
 
-SCHEMA_MODES = ("json_schema", "json_object", "tool")
+SCHEMA_MODES = ("json_schema", "json_object", "tool", "guided_json", "nvext")
 TOOL_NAME = "reply"  # the one function the "tool" schema mode forces
 
 
@@ -23,7 +23,8 @@ class OpenAiLlm(Llm):
     response_format {"type": "json_schema"} (vLLM, NIM, trtllm-serve, llama.cpp's
     server, OpenAI); "json_object" sends {"type": "json_object", "schema": ...}
     (llama-cpp-python's server); "tool" forces one function whose parameters are the
-    schema and streams its arguments as the text.
+    schema and streams its arguments as the text; "guided_json" sends vLLM's top-level
+    extra field and "nvext" NIM 1.x's {"nvext": {"guided_json": ...}}.
     """
 
     name = "openai"
@@ -100,6 +101,10 @@ class OpenAiLlm(Llm):
         return path, body
 
     def _constraint(self, schema: dict[str, Any], *, chat: bool) -> dict[str, Any]:
+        if self.schema_mode == "guided_json":
+            return {"guided_json": schema}
+        if self.schema_mode == "nvext":
+            return {"nvext": {"guided_json": schema}}
         if self.schema_mode == "json_object":
             return {"response_format": {"type": "json_object", "schema": schema}}
         if self.schema_mode == "json_schema":
@@ -118,10 +123,10 @@ class OpenAiLlm(Llm):
         }
 
     def stream(self, request: LlmRequest, cancel: threading.Event) -> Iterator[str]:
-        path, body = self.body(request)
         usage = request.usage
         pieces = 0
         try:
+            path, body = self.body(request)
             for event in self.http.stream_events(path, body, cancel):
                 if "error" in event:
                     raise BackendError(

@@ -17,6 +17,7 @@ from bridge.errors import ConfigError
 _IDLE_KEPT = 4  # idle keep-alive connections kept per client
 _CANCEL_POLL_S = 0.05  # how often a stream's watcher looks at its cancel event
 _RETRYABLE_STATUS = {408, 409, 425, 429}  # and every 5xx
+_ERROR_CHARS = 300  # of a server's error message kept (some append a whole traceback)
 
 
 class HttpError(Exception):
@@ -217,11 +218,12 @@ def _error_text(resp: http.client.HTTPResponse) -> str:
     try:
         body = json.loads(raw)
     except ValueError:
-        return raw.strip()[:500] or resp.reason
+        return raw.strip()[:_ERROR_CHARS] or resp.reason
     if isinstance(body, dict):
         error = body.get("error", body.get("detail", body.get("message")))
         if isinstance(error, dict) and "message" in error:
-            return str(error["message"])
+            error = error["message"]
         if error is not None:
-            return error if isinstance(error, str) else json.dumps(error)[:500]
-    return raw.strip()[:500]
+            text = error if isinstance(error, str) else json.dumps(error)
+            return text.strip()[:_ERROR_CHARS]
+    return raw.strip()[:_ERROR_CHARS]
