@@ -6,7 +6,7 @@ from __future__ import annotations
 # The subjects the lore questions ask about, never restating an answer for another place.
 NEAR_TOPICS: dict[str, list[str]] = {
     "prices": [
-        "{person}, the {role} of {place}, keeps a price board by berth {n}.",
+        "{person}, the {role} of {place}, sets the prices on the board.",
         "A new {part} costs {price} credits there, or {price2} for a rebuilt one.",
         "Fitting a {part2} takes {hours} hours and is charged at {small} credits an hour.",
         "Pilots grumble that {place} prices went up after the {event}.",
@@ -62,9 +62,9 @@ NEAR_TOPICS: dict[str, list[str]] = {
     ],
     "history": [
         "{place} was built in {year} as a {purpose} and sold to the dock guilds in {year2}.",
-        "During the {event} a fire on the {dir} ring of {place} killed {count} people.",
+        "A fire on the {dir} ring of {place} killed {count} people in {year2}.",
         "Since then {place} has lived on {good} and on mech repairs.",
-        "A memorial to the dead of the {event} hangs in the hub of {place}.",
+        "A memorial to lost pilots hangs in the hub of {place}.",
         "The hangar of {place} was widened in {year2} to take {tons} ton frames.",
     ],
     "market": [
@@ -115,7 +115,7 @@ FAR_TOPICS: dict[str, list[str]] = {
     ],
     "politics": [
         "The council of {place} has {count} seats, elected by the dock guilds.",
-        "{person} has led the council since the {event}.",
+        "{person} has sat on the council since the {event}.",
         "The council argues every year over the price of {good} from {place2}.",
         "A vote in {year2} gave the {role}s of {place} a seat of their own.",
         "Guild banners in {colour} and grey hang over the council hall of {place}.",

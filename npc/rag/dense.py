@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import logging
 import threading
 from collections.abc import Sequence
 from functools import cache
@@ -35,6 +36,18 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
     return out
 
 
+def _import_quietly(module: str) -> Any:
+    """Import `module` without letting it configure the process's logging: wordllama
+    calls logging.basicConfig() on import, which a root handler turns into a no-op."""
+    root = logging.getLogger()
+    placeholder = logging.NullHandler()
+    root.addHandler(placeholder)
+    try:
+        return require(module, "embedded", module)
+    finally:
+        root.removeHandler(placeholder)
+
+
 class WordLlamaEmbedder(Embedder):
     """WordLlama static token embeddings, average-pooled: microseconds a query, no GPU.
 
@@ -43,7 +56,7 @@ class WordLlamaEmbedder(Embedder):
     """
 
     def __init__(self, dim: int = 256) -> None:
-        wordllama = require("wordllama", "embedded", "wordllama")
+        wordllama = _import_quietly("wordllama")
         try:
             self._model: Any = wordllama.WordLlama.load(
                 cache_dir=Path(wordllama.__file__).parent,
