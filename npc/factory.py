@@ -9,22 +9,81 @@ from bridge.errors import ConfigError
 from bridge.seam import Brain
 from npc.roster import load_roster
 
+BRAINS = ("mind", "echo")
+MIND_KEYS = {
+    "kind", "npcs_dir", "lore_dir", "actions_dir", "state_dir", "llm", "lore_k", "history_turns",
+    "action_timeout_s", "reload_s", "max_tokens", "temperature", "seed", "steer_log",
+}
+
 
 def build_brain(config: dict[str, Any], base: Path) -> Brain:
-    """`[brain] kind = "echo"` is the only brain so far; paths are relative to the config.
+    """`[brain] kind = "mind"` (the thinking NPCs) or "echo"; paths are relative to the config.
 
     A `[hearing]` table gives it ears (VAD + speech recognition, see npc/ears.py).
     """
     table = config.get("brain", {})
-    kind = table.get("kind", "echo")
+    kind = table.get("kind", "mind")
+    if kind not in BRAINS:
+        raise ConfigError(f"[brain] kind '{kind}' is unknown; known: {', '.join(BRAINS)}")
+    if kind == "mind":
+        return _mind(table, base, config.get("hearing"))
     roster = load_roster(base / table.get("npcs_dir", "npcs"))
-    ears = None
-    if "hearing" in config:
-        from npc.ears import build_ears
+    ears = _ears(config.get("hearing"))
+    from npc.echo import EchoBrain
 
-        ears = build_ears(config["hearing"])
-    if kind == "echo":
-        from npc.echo import EchoBrain
+    return EchoBrain(roster, ears)
 
-        return EchoBrain(roster, ears)
-    raise ConfigError(f"[brain] kind '{kind}' is unknown; known: echo")
+
+def _ears(hearing: dict[str, Any] | None) -> Any:
+    if hearing is None:
+        return None
+    from npc.ears import build_ears
+
+    return build_ears(hearing)
+
+
+def _mind(table: dict[str, Any], base: Path, hearing: dict[str, Any] | None) -> Brain:
+    from npc.designer.reload import Designs
+    from npc.llm import build_llm
+    from npc.memory import Memory
+    from npc.mind.brain import MindBrain, MindOptions
+    from npc.steer import SteerLog
+
+    unknown = sorted(set(table) - MIND_KEYS)
+    if unknown:
+        raise ConfigError(f"[brain] has unknown keys: {', '.join(unknown)}; "
+                          f"known: {', '.join(sorted(MIND_KEYS))}")
+    lore = base / table.get("lore_dir", "lore")
+    designs = Designs.load(
+        base / table.get("npcs_dir", "npcs"),
+        base / table.get("actions_dir", "actions"),
+        lore if lore.is_dir() else None,
+    )
+    state = base / table.get("state_dir", "state")
+    options = MindOptions(
+        lore_k=_int(table, "lore_k", 3),
+        history_turns=_int(table, "history_turns", 6),
+        action_timeout_s=float(table.get("action_timeout_s", 8.0)),
+        reload_s=float(table.get("reload_s", 1.0)),
+        max_tokens=_int(table, "max_tokens", 200),
+        temperature=float(table.get("temperature", 0.6)),
+        seed=table.get("seed"),
+        cache_dir=state / "cache",
+    )
+    llm_table = dict(table.get("llm", {}))
+    steer_log = table.get("steer_log", "steerlm.jsonl")
+    return MindBrain(
+        designs,
+        lambda: build_llm(llm_table, base),
+        Memory(state / "memory.sqlite3"),
+        options=options,
+        ears=_ears(hearing),
+        steer_log=SteerLog(state / steer_log) if steer_log else None,
+    )
+
+
+def _int(table: dict[str, Any], key: str, default: int) -> int:
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"[brain] {key} must be a whole number >= 0, got {value!r}")
+    return value

@@ -1,0 +1,242 @@
+"""MindBrain: NPCs that think. Designer files, an LLM, lore retrieval, memory and steering.
+
+It owns what every session shares: the designer files (reloaded while it runs), one LLM,
+the lore index, the memory database and the SteerLM training log. Each session is a
+MindConversation (npc/mind/conversation.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bridge import errors
+from bridge.errors import BridgeError, ProtocolError
+from bridge.seam import Brain, Opened, Outbox, SessionInfo
+from npc.designer.persona import NpcFile
+from npc.designer.reload import Designs, Reload
+from npc.ears import Ears
+from npc.llm.base import ChatMessage, Decoding, Llm, LlmRequest
+from npc.memory import Memory
+from npc.mind import prompt
+from npc.mind.acting import available
+from npc.mind.conversation import MindConversation
+from npc.rag.index import Hit, LoreIndex
+from npc.steer import SteerLog
+from npc.steer import decoding as steer_decoding
+
+log = logging.getLogger("npc_bridge.mind")
+
+SUMMARY_AFTER = 16  # turns past the summary before the oldest are folded into it
+SUMMARY_KEEP = 6  # recent turns kept verbatim when folding
+
+
+@dataclass(frozen=True, slots=True)
+class MindOptions:
+    """The [brain] table's settings for a MindBrain."""
+
+    lore_k: int = 3  # lore chunks in each prompt
+    history_turns: int = 6  # recent turns in each prompt
+    action_timeout_s: float = 8.0  # how long an engine action may take
+    reload_s: float = 1.0  # how often designer files are checked; 0: never
+    max_tokens: int = 200  # a safety stop: the reply schema bounds the line's length
+    temperature: float = 0.6
+    seed: int | None = None
+    cache_dir: Path | None = None  # the lore index cache
+
+
+def progress(text: str) -> None:
+    """Loading progress for the person starting the server."""
+    print(f"npc-bridge: {text}", file=sys.stderr, flush=True)
+
+
+class MindBrain(Brain):
+    """The thinking brain. `llm` is a ready model or a function that loads one at start."""
+
+    name = "mind"
+
+    def __init__(
+        self,
+        designs: Designs,
+        llm: Llm | Callable[[], Llm],
+        memory: Memory,
+        *,
+        options: MindOptions | None = None,
+        ears: Ears | None = None,
+        steer_log: SteerLog | None = None,
+        index: LoreIndex | None = None,
+        own: bool = True,
+    ) -> None:
+        self.designs = designs
+        self._llm = llm if isinstance(llm, Llm) else None
+        self._load_llm = None if isinstance(llm, Llm) else llm
+        self.memory = memory
+        self.options = options or MindOptions()
+        self.ears = ears
+        self.steer_log = steer_log
+        self.index = index
+        self.own = own  # False: the LLM, ears and memory outlive this brain (tests share them)
+        self.history_turns = self.options.history_turns
+        self.action_timeout_s = self.options.action_timeout_s
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._watch: asyncio.Task[None] | None = None
+        self._summary: asyncio.Task[None] | None = None
+
+    @property
+    def llm(self) -> Llm:
+        if self._llm is None:
+            raise RuntimeError("MindBrain.start() has not loaded the LLM")
+        return self._llm
+
+    def npcs(self) -> list[str]:
+        return list(self.designs.npcs)
+
+    def capabilities(self) -> list[str]:
+        hearing = ["asr", "vad"] if self.ears else []
+        return ["text", "actions", "steer", "lore", "memory", *hearing]
+
+    async def start(self) -> None:
+        if self._llm is None and self._load_llm is not None:
+            began = time.perf_counter()
+            progress("loading the language model...")
+            self._llm = await asyncio.to_thread(self._load_llm)
+            took = time.perf_counter() - began
+            progress(f"language model {self._llm.name} ready in {took:.1f} s")
+        if self.index is None and self.designs.lore:
+            await self._index_lore()
+        if self.options.reload_s > 0:
+            self._watch = asyncio.ensure_future(
+                self.designs.watch(self.options.reload_s, self._reloaded)
+            )
+        # Evaluate each NPC's stable prompt head now, so the first turn starts fast.
+        await asyncio.to_thread(self._warm)
+
+    async def _index_lore(self) -> None:
+        began = time.perf_counter()
+        docs = list(self.designs.lore)
+        progress(f"indexing {len(docs)} lore files...")
+        self.index = await asyncio.to_thread(
+            LoreIndex.build, docs, self.options.cache_dir, None
+        )
+        how = "from the cache" if self.index.from_cache else "built"
+        progress(f"lore index ({len(self.index.chunks)} chunks) {how} in "
+                 f"{time.perf_counter() - began:.1f} s")
+
+    async def _reloaded(self, change: Reload) -> None:
+        for error in change.errors:
+            progress(f"designer file broken, last good version keeps serving: {error}")
+        if change.lore:
+            await self._index_lore()
+        if change.changed:
+            progress(f"reloaded: {', '.join([*change.npcs, *change.actions]) or 'lore'}")
+
+    def _warm(self) -> None:
+        for npc in self.designs.npcs.values():
+            actions = available(npc, self.designs.actions, [])
+            head = prompt.chat(npc, actions, prompt.Context(), "", npc.steer)
+            try:
+                self.llm.warm(LlmRequest(head))
+            except Exception as e:  # warming is an optimisation: never fatal
+                log.warning("could not warm the prompt of %s: %s", npc.id, e)
+
+    async def stop(self) -> None:
+        for task in [self._watch, self._summary, *self._tasks]:
+            if task is not None:
+                task.cancel()
+        await asyncio.gather(
+            *[t for t in [self._watch, self._summary, *self._tasks] if t is not None],
+            return_exceptions=True,
+        )
+        if self.own:
+            if self._llm is not None:
+                self._llm.close()
+            self.memory.close()
+            if self.steer_log is not None:
+                self.steer_log.close()
+            if self.ears is not None:
+                self.ears.shutdown()
+
+    def open(self, info: SessionInfo, out: Outbox) -> Opened:
+        npc_id = info.npc or next(iter(self.designs.npcs))
+        npc = self.designs.npcs.get(npc_id)
+        if npc is None:
+            raise ProtocolError(
+                f"no NPC '{npc_id[:64]}'; this server has {', '.join(self.designs.npcs)}",
+                code=errors.UNKNOWN_NPC,
+            )
+        conv = MindConversation(self, info, out, npc)
+        if self.ears is not None:
+            others = [n.name for n in self.designs.npcs.values() if n is not npc]
+            terms = self.index.terms(npc.knowledge) if self.index is not None else []
+            conv.hearing = self.ears.listen(conv, vocabulary=[npc.name, *others, *terms])
+        names = [t["function"]["name"] for t in info.actions]
+        allowed = [a for a in npc.actions if a in self.designs.actions]
+        return Opened(conv, npc.id, npc.name, [*allowed, *[n for n in names if n not in allowed]])
+
+    # -- for conversations -----------------------------------------------------------------
+
+    def search(self, text: str, tags: Collection[str]) -> list[Hit]:
+        if self.index is None:
+            return []
+        return self.index.search(text, tags=tags, k=self.options.lore_k)
+
+    def request(
+        self,
+        npc: NpcFile,
+        actions: Mapping[str, dict[str, Any]],
+        context: prompt.Context,
+        text: str,
+        attrs: dict[str, int],
+        schema: dict[str, Any],
+    ) -> LlmRequest:
+        """The generation request for one turn: SteerLM format for SteerLM-trained models."""
+        o = self.options
+        base = Decoding(max_tokens=o.max_tokens, temperature=o.temperature, seed=o.seed)
+        settings = steer_decoding(attrs, base)
+        if self.llm.capabilities.steerlm:
+            raw = prompt.steerlm(npc, actions, context, text, attrs)
+            return LlmRequest(prompt=raw, schema=schema, decoding=settings)
+        messages = prompt.chat(npc, actions, context, text, attrs)
+        return LlmRequest(messages, schema=schema, decoding=settings)
+
+    def quiet(self) -> None:
+        """A turn is starting: stop background generation so it has the model to itself."""
+        if self._summary is not None:
+            self._summary.cancel()
+            self._summary = None
+
+    def summarize_later(self, npc: NpcFile, player: str) -> None:
+        """Fold old turns into the rolling summary once there are enough, in the background."""
+        if self._summary is None or self._summary.done():
+            self._summary = asyncio.ensure_future(self._summarize(npc, player))
+
+    async def _summarize(self, npc: NpcFile, player: str) -> None:
+        turns = await asyncio.to_thread(self.memory.since_summary, npc.id, player)
+        if len(turns) < SUMMARY_AFTER:
+            return
+        old = turns[:-SUMMARY_KEEP]
+        before = (await asyncio.to_thread(self.memory.summary, npc.id, player)).text
+        lines = "\n".join(f"{t.role}: {t.text}" for t in old if t.role != "action")
+        ask = (
+            f"You are {npc.name}. Summary so far: {before or '(none)'}\n"
+            f"New exchanges:\n{lines}\n"
+            "Write the updated summary of what happened with this player, in at most three "
+            "sentences, in the third person."
+        )
+        schema = {"type": "object", "properties": {"summary": {"type": "string"}},
+                  "required": ["summary"], "additionalProperties": False}
+        request = LlmRequest((ChatMessage("user", ask),), schema=schema,
+                             decoding=Decoding(max_tokens=120, temperature=0.2))
+        try:
+            text = json.loads(await self.llm.complete(request))["summary"]
+        except (BridgeError, ValueError, KeyError, TypeError) as e:
+            log.warning("summary for %s/%s failed: %s", npc.id, player, e)
+            return
+        await asyncio.to_thread(self.memory.set_summary, npc.id, player, text, old[-1].id)

@@ -1,0 +1,240 @@
+"""One player's conversation with a thinking NPC: each turn retrieves, prompts, streams and acts.
+
+A turn: store the player's line, gather what the NPC knows (lore in its scope, memory of
+this player), ask the model for one JSON reply (its line and maybe an action), stream the
+line to the engine as it is written, run the action (in the brain or the engine), say how
+it went, and store the NPC's line with the steering it was said with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from bridge.errors import BackendError, BridgeError
+from bridge.messages import DialogueDelta, DialogueFinal, Error, GameEvent, SessionMessage, Steer
+from bridge.seam import Outbox, SessionInfo
+from npc import steer
+from npc.designer.persona import NpcFile
+from npc.llm.base import ChatMessage, Decoding, LlmRequest
+from npc.mind import acting, prompt
+from npc.mind.reply import SAY_CHARS, Reply, SayStream, parse_reply, reply_schema
+from npc.talking import Reply as TurnFactory
+from npc.talking import TalkingConversation
+
+if TYPE_CHECKING:
+    from npc.mind.brain import MindBrain
+
+log = logging.getLogger("npc_bridge.mind")
+
+FOLLOW_UP = "{outcome} Tell the player in one short sentence, in character."
+
+
+class MindConversation(TalkingConversation):
+    """A session with one NPC of a MindBrain."""
+
+    stage = "brain"
+
+    def __init__(self, brain: MindBrain, info: SessionInfo, out: Outbox, npc: NpcFile) -> None:
+        super().__init__(info, out, npc.interruptible)
+        self.brain = brain
+        self._npc = npc
+        steer.merge(npc.steer, info.steer)  # raises on a bad name or value, like `steer`
+        self.overrides = dict(info.steer)  # the session's changes to the NPC's defaults
+        self.said: list[str] = []  # the NPC's lines so far in the turn in flight
+        self.streaming = ""  # the line being generated, as far as it has streamed
+
+    @property
+    def npc(self) -> NpcFile:
+        """The NPC's current file: a reload takes effect from the next turn."""
+        self._npc = self.brain.designs.npcs.get(self._npc.id, self._npc)
+        return self._npc
+
+    def attributes(self) -> dict[str, int]:
+        """The NPC's steering now: its file's defaults with this session's changes."""
+        return steer.merge(self.npc.steer, self.overrides)
+
+    # -- engine messages -----------------------------------------------------------------
+
+    def on_other(self, msg: SessionMessage | GameEvent) -> None:
+        if isinstance(msg, Steer):
+            steer.merge(self.npc.steer, msg.attributes)  # raises on a bad name or value
+            self.overrides.update(msg.attributes)
+        elif isinstance(msg, GameEvent):
+            text = f"{msg.name} {msg.payload}" if msg.payload else msg.name
+            self.brain.memory.add_turn(
+                self.npc.id, self.info.player, "event", text, session=self.info.session
+            )
+
+    def on_text(self, text: str) -> TurnFactory:
+        return lambda: self.answer(text)
+
+    def on_heard(self, text: str) -> TurnFactory:
+        return lambda: self.answer(text)
+
+    # -- a turn ----------------------------------------------------------------------------
+
+    async def answer(self, text: str) -> None:
+        """The NPC's whole turn in answer to the player's `text`."""
+        b, npc, attrs = self.brain, self.npc, self.attributes()
+        began = time.perf_counter()
+        self.brain.quiet()
+        self.said = []
+        actions = acting.available(npc, b.designs.actions, self.info.actions)
+        schemas = {name: a["parameters"] for name, a in actions.items()}
+        context = await asyncio.to_thread(self._recall, npc, text)
+        await asyncio.to_thread(
+            b.memory.add_turn, npc.id, self.info.player, "player", text, session=self.info.session
+        )
+        self.trace["prepare"] = _ms(began)
+        schema = reply_schema(schemas, SAY_CHARS[attrs["verbosity"]])
+        request = b.request(npc, actions, context, text, attrs, schema)
+        try:
+            reply = await self._generate(request, schemas, began)
+        except BackendError as e:
+            self.out.send(Error.of(e, session=self.info.session, stage="llm"))
+            if self.streaming.strip():  # what streamed before it failed was said
+                self.said.append(self.streaming.strip())
+            elif not self.said:
+                self._say(npc.lines.get("confused", "Sorry, what was that?"))
+            self.streaming = ""
+            reply = None
+        except asyncio.CancelledError:
+            self._remember(npc, attrs, context, text, None, interrupted=True)
+            raise
+        outcome = None
+        if reply is not None and reply.action:
+            outcome = await self._act(npc, reply, actions)
+        self.out.send(
+            DialogueFinal(session=self.info.session, turn=self.turn, text=" ".join(self.said))
+        )
+        self._remember(npc, attrs, context, text, reply, outcome=outcome)
+        b.summarize_later(npc, self.info.player)
+
+    async def _generate(
+        self, request: LlmRequest, schemas: dict[str, dict[str, Any]], began: float
+    ) -> Reply:
+        stream = SayStream()
+        self.streaming = ""
+        first = not self.said
+        if not first:  # a second line in the turn: keep the words apart
+            self.out.send(DialogueDelta(session=self.info.session, turn=self.turn, text=" "))
+        async for piece in self.brain.llm.astream(request):
+            delta = stream.feed(piece)
+            if delta:
+                if first and not self.streaming:
+                    self.trace["first_text"] = _ms(began)
+                self.streaming += delta
+                self.out.send(DialogueDelta(session=self.info.session, turn=self.turn, text=delta))
+        self.trace["generated" if first else "follow_up"] = _ms(began)
+        streamed, self.streaming = self.streaming, ""
+        if streamed.strip():
+            self.said.append(streamed.strip())
+        reply = parse_reply(stream.raw, schemas)
+        if not streamed and reply.say:  # a backend that did not put "say" first
+            self.out.send(DialogueDelta(session=self.info.session, turn=self.turn, text=reply.say))
+            self.said.append(reply.say)
+        return reply
+
+    def _say(self, text: str) -> None:
+        """Add a line of the NPC's that is not generated (a designer's fallback line)."""
+        text = (" " if self.said else "") + text
+        self.out.send(DialogueDelta(session=self.info.session, turn=self.turn, text=text))
+        self.said.append(text.strip())
+
+    async def _act(
+        self, npc: NpcFile, reply: Reply, actions: dict[str, dict[str, Any]]
+    ) -> acting.Outcome | None:
+        b = self.brain
+        context = acting.BrainContext(npc.id, self.info.player, self.info.session, b.memory)
+        try:
+            outcome = await acting.run(
+                reply.action, reply.arguments, actions, b.designs.actions, context,
+                self.call_engine, b.action_timeout_s,
+            )
+        except BridgeError as e:
+            self.out.send(Error.of(e, session=self.info.session, stage="actions"))
+            self._say(npc.lines.get("confused", "Sorry, what was that?"))
+            return None
+        if outcome.ok and not isinstance(outcome.result, dict | list):
+            return outcome  # nothing to report: the line said while doing it is enough
+        fallback = npc.lines.get("no_answer" if outcome.timed_out else "action_failed", "")
+        follow = await self._follow_up(npc, _news(outcome))
+        if not follow and not outcome.ok and fallback:
+            self._say(fallback)
+        return outcome
+
+    async def _follow_up(self, npc: NpcFile, news: str) -> str:
+        """A short generated line on how the action went; "" if the model gave nothing."""
+        messages = (
+            ChatMessage("system", prompt.system_prompt(npc, {})),
+            ChatMessage("user", FOLLOW_UP.format(outcome=news)),
+        )
+        schema = reply_schema({}, SAY_CHARS[1])
+        request = LlmRequest(messages, schema=schema, decoding=Decoding(max_tokens=64))
+        try:
+            reply = await self._generate(request, {}, time.perf_counter())
+        except BackendError as e:
+            log.warning("%s: follow-up line failed: %s", npc.id, e)
+            return ""
+        return reply.say
+
+    def _recall(self, npc: NpcFile, text: str) -> prompt.Context:
+        """What the NPC knows for this line: lore in its scope and its memory of the player."""
+        b, player = self.brain, self.info.player
+        lore = [h.chunk.text for h in b.search(text, npc.knowledge)]
+        summary = b.memory.summary(npc.id, player)
+        history = b.memory.since_summary(npc.id, player)[-b.history_turns :]
+        return prompt.Context(
+            lore=lore,
+            summary=summary.text,
+            relationship=b.memory.relationship(npc.id, player),
+            history=history,
+        )
+
+    def _remember(
+        self,
+        npc: NpcFile,
+        attrs: dict[str, int],
+        context: prompt.Context,
+        text: str,
+        reply: Reply | None,
+        *,
+        outcome: acting.Outcome | None = None,
+        interrupted: bool = False,
+    ) -> None:
+        """Store the NPC's line (what was actually said) and log it as SteerLM data."""
+        line = " ".join(s for s in [*self.said, self.streaming.strip()] if s)
+        if not line:
+            return
+        meta: dict[str, Any] = {"turn": self.turn}
+        if reply is not None and reply.action:
+            meta.update(action=reply.action, arguments=reply.arguments)
+        if outcome is not None:
+            meta["outcome"] = outcome.describe()
+        if interrupted:
+            meta["interrupted"] = True
+        b = self.brain
+        b.memory.add_turn(
+            npc.id, self.info.player, "npc", line, session=self.info.session,
+            attributes=attrs, meta=meta,
+        )
+        if b.steer_log is not None and not interrupted:
+            turns = prompt.history_turns(context.history)
+            b.steer_log.write(prompt.system_prompt(npc, {}), [*turns, ("User", text)], line, attrs)
+
+
+def _news(outcome: acting.Outcome) -> str:
+    """How an action went, as a note the model can put in its own words."""
+    if outcome.timed_out:
+        return "You tried, but got no answer."
+    if not outcome.ok:
+        return f"You tried, but it failed: {outcome.error}."
+    return f"Done. The result: {json.dumps(outcome.result, ensure_ascii=False, default=str)}."
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 3)

@@ -1,0 +1,154 @@
+"""What the model reads for one NPC turn: persona, actions, examples, memory, lore, steering.
+
+The order keeps the expensive part reusable: the system message (persona, actions, rules)
+and the example exchanges are the same turn after turn, so a backend with prefix reuse
+evaluates them once; what changes every turn (history, retrieved lore, memory, the steer
+instructions) comes after them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from npc import steer
+from npc.designer.persona import NpcFile
+from npc.llm.base import ChatMessage
+from npc.memory import TurnRecord
+
+RULES = """\
+Stay in character. Speak as {name} would, in plain spoken words: no lists, no markdown,
+no stage directions. Reply with JSON: {{"action": <null or a call>, "say": "<your words>"}}.
+Most lines need no action: "action" is null for talk, questions about the world, thanks
+and greetings. Only when the player asks you to do something that one of your actions
+below does, set "action" to {{"name": "<action>", "arguments": {{...}}}} and "say" what you
+say while doing it. Never claim to do something you have no action for. Use what you know
+below; if you do not know, say so."""
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """The changing part of a turn's prompt."""
+
+    lore: Sequence[str] = ()  # retrieved lore chunks, best first
+    summary: str = ""  # the rolling summary of older turns with this player
+    relationship: Mapping[str, int] | None = None
+    history: Sequence[TurnRecord] = ()  # recent turns, oldest first (not the current one)
+    player_name: str = ""
+
+
+def system_prompt(npc: NpcFile, actions: Mapping[str, dict[str, Any]]) -> str:
+    """Persona, rules and the action list: the stable head of every prompt for `npc`."""
+    parts = [npc.persona.strip(), RULES.format(name=npc.name)]
+    if actions:
+        lines = [_describe(name, tool) for name, tool in actions.items()]
+        parts.append("Your actions:\n" + "\n".join(lines))
+    else:
+        parts.append('You have no actions: "action" is always null.')
+    return "\n\n".join(parts)
+
+
+def _describe(name: str, tool: dict[str, Any]) -> str:
+    params = tool.get("parameters", {}).get("properties", {})
+    args = []
+    for arg, schema in params.items():
+        kind = " | ".join(json.dumps(v) for v in schema["enum"]) if "enum" in schema else ""
+        args.append(f"{arg}: {kind or schema.get('type', 'any')}")
+    return f"- {name}({', '.join(args)}): {tool.get('description', '').strip()}"
+
+
+def reply_json(say: str, action: str = "", arguments: Mapping[str, Any] | None = None) -> str:
+    """A reply as the model should write it (for examples and history)."""
+    call = {"name": action, "arguments": dict(arguments or {})} if action else None
+    return json.dumps({"action": call, "say": say}, ensure_ascii=False)
+
+
+def chat(
+    npc: NpcFile,
+    actions: Mapping[str, dict[str, Any]],
+    context: Context,
+    text: str,
+    attrs: Mapping[str, int],
+) -> tuple[ChatMessage, ...]:
+    """The chat messages for `npc` to answer the player's `text`."""
+    turns = conversation(npc, actions, context, text, steer.instructions(attrs))
+    return (
+        ChatMessage("system", system_prompt(npc, actions)),
+        *(ChatMessage("user" if role == "User" else "assistant", t) for role, t in turns),
+    )
+
+
+def conversation(
+    npc: NpcFile,
+    actions: Mapping[str, dict[str, Any]],
+    context: Context,
+    text: str,
+    style: Sequence[str] = (),
+) -> list[tuple[str, str]]:
+    """(User|Assistant, content) turns after the system prompt: the NPC's examples of the
+    actions this session has, the recent history, then the player's line in context."""
+    turns: list[tuple[str, str]] = []
+    for ex in npc.examples:
+        if ex.action and ex.action not in actions:
+            continue  # an example of an action this session does not have would mislead
+        turns.append(("User", ex.player))
+        turns.append(("Assistant", reply_json(ex.npc, ex.action, ex.arguments)))
+    turns.extend(history_turns(context.history))
+    turns.append(("User", player_turn(context, text, style)))
+    return turns
+
+
+def history_turns(history: Sequence[TurnRecord]) -> list[tuple[str, str]]:
+    """Past player and NPC turns as (User|Assistant, content); consecutive ones merge."""
+    out: list[tuple[str, str]] = []
+    for rec in history:
+        if rec.role == "player":
+            role, content = "User", rec.text
+        elif rec.role == "npc":
+            meta = rec.meta or {}
+            role, content = "Assistant", reply_json(
+                rec.text, str(meta.get("action", "")), meta.get("arguments")
+            )
+        else:
+            continue
+        if out and out[-1][0] == role:
+            joiner = " " if role == "User" else "\n"
+            out[-1] = (role, out[-1][1] + joiner + content)
+        else:
+            out.append((role, content))
+    if out and out[0][0] == "Assistant":
+        out.pop(0)  # chat templates expect the user first after the examples
+    return out
+
+
+def player_turn(context: Context, text: str, style: Sequence[str] = ()) -> str:
+    """The last user message: what the NPC knows right now, how to speak, then the line."""
+    notes = []
+    if context.lore:
+        notes.append("What you know:\n" + "\n".join(f"- {c.strip()}" for c in context.lore))
+    if context.summary:
+        notes.append(f"Earlier with this player: {context.summary.strip()}")
+    if context.relationship:
+        feel = ", ".join(f"{k} {v:+d}" for k, v in sorted(context.relationship.items()))
+        notes.append(f"Your feelings toward this player (-100 to 100): {feel}")
+    if style:
+        notes.append("How to speak: " + " ".join(style))
+    who = context.player_name or "Player"
+    if not notes:
+        return text
+    return "\n\n".join([*notes, f"{who} says: {text}"])
+
+
+def steerlm(
+    npc: NpcFile,
+    actions: Mapping[str, dict[str, Any]],
+    context: Context,
+    text: str,
+    attrs: Mapping[str, int],
+) -> str:
+    """The raw SteerLM prompt for a model trained on it: the attributes steer through the
+    label line, so no style instructions go in the text."""
+    turns = conversation(npc, actions, context, text)
+    return steer.steerlm_prompt(system_prompt(npc, actions), list(turns), attrs)

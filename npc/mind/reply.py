@@ -1,0 +1,141 @@
+"""The NPC's reply as the model writes it: one JSON object with its line and maybe an action.
+
+The model's output is constrained to `reply_schema(actions)`:
+    {"action": null | {"name": "<action>", "arguments": {...}}, "say": "<the line>"}
+The action comes first: a small model decides far better what to do before it has
+talked itself into something (measured: docs/benchmarks.md), and the line it then says
+fits the action. `SayStream` pulls the line out of the JSON piece by piece as it streams.
+`parse_reply` checks the whole object once complete: junk from the model is a
+BackendError, never a crash.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from bridge.errors import BackendError
+
+BAD_OUTPUT = "bad-model-output"
+_OPENING = re.compile(r'[{,]\s*"say"\s*:\s*"')
+_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What the model decided: the NPC's line and the action it takes (if any)."""
+
+    say: str
+    action: str = ""
+    arguments: dict[str, Any] = field(default_factory=dict)
+
+
+SAY_CHARS = (80, 160, 260, 400, 600)  # longest line by verbosity 0-4, characters
+
+
+def reply_schema(actions: dict[str, dict[str, Any]], max_chars: int = 400) -> dict[str, Any]:
+    """The JSON Schema for a reply, given each available action's parameters schema.
+
+    The line's length is bounded in the schema, not only by the token budget, so the
+    object always closes and the action after the line is never cut off.
+    """
+    props: dict[str, Any] = {}
+    if actions:
+        calls = [
+            {
+                "type": "object",
+                "properties": {"name": {"const": name}, "arguments": params},
+                "required": ["name", "arguments"],
+                "additionalProperties": False,
+            }
+            for name, params in actions.items()
+        ]
+        props["action"] = {"anyOf": [{"type": "null"}, *calls]}
+    say: dict[str, Any] = {"type": "string", "minLength": 1}
+    if max_chars:
+        say["maxLength"] = max_chars
+    props["say"] = say
+    return {
+        "type": "object",
+        "properties": props,
+        "required": list(props),
+        "additionalProperties": False,
+    }
+
+
+def parse_reply(raw: str, actions: dict[str, dict[str, Any]]) -> Reply:
+    """The reply in `raw`; BackendError (code bad-model-output) when it is not one."""
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as e:
+        raise _junk(raw, f"not JSON ({e.msg} at character {e.pos})") from e
+    if not isinstance(data, dict) or not isinstance(data.get("say"), str):
+        raise _junk(raw, 'not an object with a "say" string')
+    call = data.get("action")
+    if call is None:
+        return Reply(data["say"].strip())
+    if not isinstance(call, dict) or not isinstance(call.get("name"), str):
+        raise _junk(raw, '"action" is neither null nor {"name": ..., "arguments": {...}}')
+    name, arguments = call["name"], call.get("arguments", {})
+    if name not in actions:
+        raise _junk(raw, f"action '{name[:64]}' is not one this NPC may use")
+    if not isinstance(arguments, dict):
+        raise _junk(raw, f"the arguments of '{name}' are not an object")
+    return Reply(data["say"].strip(), name, arguments)
+
+
+def _junk(raw: str, why: str) -> BackendError:
+    shown = raw if len(raw) <= 200 else raw[:200] + "..."
+    return BackendError(f"the model's reply is {why}: {shown!r}", code=BAD_OUTPUT, stage="llm")
+
+
+class SayStream:
+    """Feed the model's output as it streams; get back the new text of its "say" field."""
+
+    def __init__(self) -> None:
+        self.raw = ""  # everything fed so far
+        self._pos = -1  # where the say string's undecoded rest starts in `raw`; -1: not yet
+        self._done = False
+
+    def feed(self, piece: str) -> str:
+        """Add `piece`; return the part of the line it completes ("" when none)."""
+        self.raw += piece
+        if self._done:
+            return ""
+        if self._pos < 0:
+            m = _OPENING.search(self.raw)
+            if m is None:
+                return ""
+            self._pos = m.end()
+        out: list[str] = []
+        raw, i = self.raw, self._pos
+        while i < len(raw):
+            c = raw[i]
+            if c == '"':
+                self._done = True
+                i += 1
+                break
+            if c != "\\":
+                out.append(c)
+                i += 1
+                continue
+            if i + 1 >= len(raw):
+                break  # the escape is split across pieces: wait for the rest
+            e = raw[i + 1]
+            if e == "u":
+                if i + 6 > len(raw):
+                    break
+                try:
+                    point = int(raw[i + 2 : i + 6], 16)
+                except ValueError:
+                    point = 0xFFFD
+                if not 0xD800 <= point <= 0xDFFF:  # halves of a pair: the final line has it
+                    out.append(chr(point))
+                i += 6
+            else:
+                out.append(_ESCAPES.get(e, e))
+                i += 2
+        self._pos = i
+        return "".join(out)

@@ -1,0 +1,88 @@
+"""The reply format: its schema, pulling the line out of streamed JSON, and rejecting junk."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bridge.errors import BackendError
+from npc.designer.validate import validate
+from npc.mind.reply import BAD_OUTPUT, SayStream, parse_reply, reply_schema
+
+PAINT = {
+    "type": "object",
+    "properties": {"color": {"type": "string", "enum": ["red", "blue"]}},
+    "required": ["color"],
+    "additionalProperties": False,
+}
+ACTIONS = {"paint_mech": PAINT}
+
+
+def feed_all(pieces: list[str]) -> str:
+    stream = SayStream()
+    return "".join(stream.feed(p) for p in pieces)
+
+
+def test_the_line_streams_out_of_json_split_anywhere() -> None:
+    raw = json.dumps({"action": None, "say": 'Hold "still", kid.\nIt\'s \u00e9t\u00e9 \\ ok.'})
+    for size in (1, 2, 3, 7):
+        pieces = [raw[i : i + size] for i in range(0, len(raw), size)]
+        assert feed_all(pieces) == 'Hold "still", kid.\nIt\'s \u00e9t\u00e9 \\ ok.'
+
+
+def test_nothing_streams_before_the_line_and_nothing_after_it() -> None:
+    stream = SayStream()
+    assert stream.feed('{"action": {"name": "paint_mech", "arguments": {"color": "red"}}') == ""
+    assert stream.feed(', "say": "On it') == "On it"
+    assert stream.feed('."}') == "."
+    assert stream.feed("   ") == ""
+
+
+def test_a_split_unicode_escape_waits_for_its_digits() -> None:
+    stream = SayStream()
+    assert stream.feed('{"say": "caf\\u00') == "caf"
+    assert stream.feed('e9!"}') == "\u00e9!"
+
+
+def test_schema_offers_only_the_given_actions_and_the_line_bounded() -> None:
+    schema = reply_schema(ACTIONS, max_chars=80)
+    assert list(schema["properties"]) == ["action", "say"]
+    calls = schema["properties"]["action"]["anyOf"]
+    assert [c.get("properties", {}).get("name") for c in calls] == [None, {"const": "paint_mech"}]
+    assert schema["properties"]["say"]["maxLength"] == 80
+    good = {"action": {"name": "paint_mech", "arguments": {"color": "red"}}, "say": "Red it is."}
+    assert validate(schema, good) == []
+    assert validate(schema, {**good, "action": {"name": "give_item", "arguments": {}}})
+    assert validate(schema, {"action": None, "say": "x" * 81})
+
+
+def test_without_actions_the_reply_is_just_a_line() -> None:
+    assert list(reply_schema({})["properties"]) == ["say"]
+    assert parse_reply('{"say": " Hello. "}', {}).say == "Hello."
+
+
+def test_a_good_reply_parses() -> None:
+    reply = parse_reply(
+        '{"action": {"name": "paint_mech", "arguments": {"color": "blue"}}, "say": "Blue."}',
+        ACTIONS,
+    )
+    assert (reply.say, reply.action, reply.arguments) == ("Blue.", "paint_mech", {"color": "blue"})
+
+
+@pytest.mark.parametrize(
+    ("raw", "why"),
+    [
+        ("Sure thing, kid!", "not JSON"),
+        ('{"say": "cut off', "not JSON"),
+        ('["say"]', '"say" string'),
+        ('{"say": 5}', '"say" string'),
+        ('{"say": "ok", "action": "paint_mech"}', "neither null"),
+        ('{"say": "ok", "action": {"name": "give_item", "arguments": {}}}', "not one this NPC"),
+        ('{"say": "ok", "action": {"name": "paint_mech", "arguments": [1]}}', "not an object"),
+    ],
+)
+def test_junk_from_the_model_is_a_clear_backend_error(raw: str, why: str) -> None:
+    with pytest.raises(BackendError) as e:
+        parse_reply(raw, ACTIONS)
+    assert e.value.code == BAD_OUTPUT and why in e.value.reason
