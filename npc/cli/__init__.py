@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+
+# llama.cpp's OpenMP threads spin while waiting by default, which starves everything else
+# on a small CPU (measured: docs/llm.md). Set before anything imports llama_cpp.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from bridge.errors import BridgeError
 from npc.cli import bench, demo, keys, serve, talk

@@ -82,7 +82,7 @@ class MindBrain(Brain):
         self.ears = ears
         self.steer_log = steer_log
         self.index = index
-        self.own = own  # False: the LLM, ears and memory outlive this brain (tests share them)
+        self.own = own  # False: the LLM and ears outlive this brain (tests share them)
         self.history_turns = self.options.history_turns
         self.action_timeout_s = self.options.action_timeout_s
         self._tasks: set[asyncio.Task[None]] = set()
@@ -154,12 +154,12 @@ class MindBrain(Brain):
             *[t for t in [self._watch, self._summary, *self._tasks] if t is not None],
             return_exceptions=True,
         )
+        self.memory.close()
+        if self.steer_log is not None:
+            self.steer_log.close()
         if self.own:
             if self._llm is not None:
                 self._llm.close()
-            self.memory.close()
-            if self.steer_log is not None:
-                self.steer_log.close()
             if self.ears is not None:
                 self.ears.shutdown()
 

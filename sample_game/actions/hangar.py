@@ -7,9 +7,9 @@ declared by the game at session-open instead.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from npc.designer.actions import ActionContext, action
+from npc.designer import ActionContext, Range, action
 
 Part = Literal["actuator", "power cell", "cooling pump", "armor plate", "paint job"]
 
@@ -40,7 +40,7 @@ def quote_price(part: Part) -> dict[str, object]:
 def give_item(
     ctx: ActionContext,
     item: Literal["power cell", "cooling pump", "actuator", "wrench", "med kit"],
-    count: int = 1,
+    count: Annotated[int, Range(1, 5)] = 1,
 ) -> dict[str, object]:
     """Hand supplies from the stores to the player.
 
@@ -48,8 +48,6 @@ def give_item(
         item: what the player asked for.
         count: how many, 1 to 5.
     """
-    if not 1 <= count <= 5:
-        raise ValueError("the stores hand out 1 to 5 of an item at a time")
     if STOCK[item] < count:
         raise ValueError(f"only {STOCK[item]} {item} left in the stores")
     STOCK[item] -= count
