@@ -1,13 +1,15 @@
 """The scripted scene `npc-bridge demo` plays: server and engine in one process, real sockets.
 
 The brain is the hangar's config (sample_game/hangar.toml): it hears for real (Silero VAD,
-Whisper tiny.en) and, until thinking and speaking land, answers as the echo brain: typed
-lines back, an engine action that changes the world, and spoken lines transcribed and
-echoed back as the NPC's voice with face frames.
+Whisper) and thinks for real (the embedded Qwen2.5-Coder-0.5B through llama.cpp): NPCs
+answer in character from their lore and memory, hand out supplies (a Python action),
+paint the mech (an engine action that changes the world), and refuse what they may not
+do. Speaking (TTS and face) comes with issue 5: replies are text for now.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -22,18 +24,8 @@ from plugin_stubs.record import save_turn
 from plugin_stubs.wav import read_wav, with_silence
 from sample_game import CONFIG, HERE
 
-PAINT = {
-    "type": "function",
-    "function": {
-        "name": "paint_mech",
-        "description": "Repaint the player's mech.",
-        "parameters": {
-            "type": "object",
-            "properties": {"color": {"type": "string"}},
-            "required": ["color"],
-        },
-    },
-}
+# The engine actions the hangar declares (the same as the action scenarios use).
+ENGINE_ACTIONS = json.loads((HERE / "scenarios" / "actions.json").read_text())["engine_actions"]
 
 
 class World:
@@ -47,6 +39,9 @@ class World:
             before, self.mech_color = self.mech_color, str(call.arguments["color"])
             print(f"  world: mech paint {before} -> {self.mech_color}")
             return True, {"color": self.mech_color}, ""
+        if call.name == "open_door":
+            print(f"  world: the {call.arguments['door']} door opens")
+            return True, {"open": call.arguments["door"]}, ""
         return False, None, f"the hangar cannot {call.name}"
 
 
@@ -63,15 +58,20 @@ async def play(out: Path) -> list[tuple[str, str, float, float]]:
         async with EngineClient(server.endpoint, name="hangar-demo") as engine:
             assert engine.welcome is not None
             print(f"connected to {server.endpoint}: NPCs {', '.join(engine.welcome.npcs)}")
+            tools = list(ENGINE_ACTIONS.values())
             brakka = await engine.open_session(
-                "brakka", "pilot-1", actions=[PAINT], on_action=world.apply
+                "brakka", "pilot-1", actions=tools, on_action=world.apply
             )
             ilse = await engine.open_session("quartermaster", "pilot-1")
+            okoro = await engine.open_session(
+                "guard", "pilot-1", actions=[ENGINE_ACTIONS["open_door"]], on_action=world.apply
+            )
             script = [
                 (brakka, "text", "Morning, Brakka. Busy day?"),
-                (brakka, "text", 'call paint_mech {"color": "red"}'),
-                (ilse, "text", "Where do I find spare actuators?"),
-                (ilse, "voice", "quartermaster.wav"),
+                (brakka, "text", "What powers the north hangar?"),
+                (ilse, "text", "I need two spare power cells."),
+                (okoro, "text", "Give me a power cell."),
+                (okoro, "voice", "quartermaster.wav"),
                 (brakka, "voice", "paint_red.wav"),
             ]
             for session, kind, line in script:

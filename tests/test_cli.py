@@ -21,6 +21,7 @@ from npc.cli import COMMANDS, main
 
 BIN = Path(sys.executable).parent / "npc-bridge"
 SPEECH = Path(__file__).parent / "data" / "speech"
+ECHO_CONFIG = Path(__file__).parent / "data" / "echo_hangar.toml"  # the wire, echoed
 PROC_WAIT = 30.0  # s; starting Python with numpy and scipy is the slow part
 
 
@@ -41,7 +42,7 @@ def server() -> Iterator[str]:
     """`npc-bridge serve` on a free loopback port; yields its address."""
     address = f"tcp://127.0.0.1:{free_port()}"
     proc = subprocess.Popen(
-        [str(BIN), "serve", "--bind", address],
+        [str(BIN), "serve", "--config", str(ECHO_CONFIG), "--bind", address],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     lines: queue.Queue[str] = queue.Queue()

@@ -55,6 +55,32 @@ def add_parser(sub: Any) -> None:
     a.add_argument("--no-bridge", action="store_true", help="offline figures only")
     a.add_argument("--json", action="store_true", help="print the figures as JSON too")
     a.set_defaults(run=_asr)
+    _add_brain(targets)
+
+
+def _add_brain(targets: Any) -> None:
+    from npc.bench.brain import add_arguments
+
+    b = targets.add_parser(
+        "brain",
+        help="LLM speed per backend, action accuracy, retrieval, steering",
+        description=(
+            "The thinking brain on the sample game: time to first token and tokens/s per "
+            "LLM backend (embedded llama.cpp, and an OpenAI-compatible llama-cpp-python "
+            "server started on loopback); action accuracy on the sample game's scenario "
+            "set; retrieval recall@5 and latency at 10,000 chunks; and whether the SteerLM "
+            "attributes move the output (length for verbosity, a judge for humor and "
+            "toxicity)."
+        ),
+    )
+    add_arguments(b)
+    b.set_defaults(run=_brain)
+
+
+def _brain(args: argparse.Namespace) -> int:
+    from npc.bench.brain import run_brain_bench
+
+    return run_brain_bench(args)
 
 
 def _bridge(args: argparse.Namespace) -> int:

@@ -1,0 +1,21 @@
+"""Fixtures shared across test modules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from bridge.errors import ConfigError
+from npc.llm.llama import LlamaCppLlm
+
+
+@pytest.fixture(scope="session")
+def embedded_llm() -> Iterator[LlamaCppLlm]:
+    """The embedded Qwen2.5-Coder-0.5B model, loaded once for every test that needs it."""
+    try:
+        model = LlamaCppLlm(n_ctx=4096, n_threads=2)
+    except ConfigError as e:
+        pytest.skip(f"the embedded model is not available here: {e}")
+    yield model
+    model.close()

@@ -1,0 +1,118 @@
+"""The thinking brain on the real embedded model, over real sockets: actions, lore, memory
+and steering do what a player would notice."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from bridge.messages import ActionCall
+from npc.llm.llama import LlamaCppLlm
+from npc.memory import Memory
+from sample_game.actions import hangar
+from tests.helpers import engine, run, running
+from tests.mind_helpers import PAINT, mind
+
+TURN_S = 90.0  # one turn on 2 busy cores; it usually takes a few seconds
+
+
+def test_an_engine_action_round_trips_through_the_bridge(
+    embedded_llm: LlamaCppLlm, tmp_path: Path
+) -> None:
+    brain = mind(embedded_llm, tmp_path)
+    calls: list[ActionCall] = []
+
+    def paint(call: ActionCall) -> tuple[bool, Any, str]:
+        calls.append(call)
+        return True, {"color": call.arguments["color"]}, ""
+
+    async def scenario() -> None:
+        async with running(brain) as server, engine(server) as client:
+            s = await client.open_session("brakka", actions=[PAINT], on_action=paint)
+            await s.say("Paint my mech red.")
+            turn = await s.turn(timeout=TURN_S)
+            assert turn.end is not None and turn.end.reason == "done", turn.messages
+            assert turn.text and not turn.errors
+
+    run(scenario, limit=2 * TURN_S)
+    assert [(c.name, c.arguments) for c in calls] == [("paint_mech", {"color": "red"})]
+
+
+def test_a_request_runs_the_python_action_with_valid_arguments(
+    embedded_llm: LlamaCppLlm, tmp_path: Path
+) -> None:
+    brain = mind(embedded_llm, tmp_path)
+    cells = hangar.STOCK["power cell"]
+
+    async def scenario() -> None:
+        async with running(brain) as server, engine(server) as client:
+            s = await client.open_session("quartermaster", player="renn")
+            await s.say("I need two spare power cells.")
+            turn = await s.turn(timeout=TURN_S)
+            assert turn.text and not turn.errors, turn.messages
+
+    run(scenario, limit=2 * TURN_S)
+    assert hangar.STOCK["power cell"] == cells - 2
+    memory = Memory(tmp_path / "memory.sqlite3")
+    said = memory.recent("quartermaster", "renn", 1)[0]
+    assert said.meta is not None
+    assert (said.meta["action"], said.meta["arguments"]) == (
+        "give_item", {"item": "power cell", "count": 2})
+    assert memory.relationship("quartermaster", "renn") == {"trust": 1}
+    memory.close()
+
+
+def test_a_lore_question_is_answered_from_the_right_chunk(
+    embedded_llm: LlamaCppLlm, tmp_path: Path
+) -> None:
+    brain = mind(embedded_llm, tmp_path)
+
+    async def scenario() -> str:
+        async with running(brain) as server, engine(server) as client:
+            hits = brain.search("What powers the north hangar?", ["common", "hangar", "mechs"])
+            assert hits[0].chunk.doc == "north_hangar_reactor"
+            s = await client.open_session("brakka")
+            await s.say("What powers the north hangar?")
+            return (await s.turn(timeout=TURN_S)).text
+
+    text = run(scenario, limit=2 * TURN_S)
+    assert any(w in text.lower() for w in ("lantern", "fusion", "torus")), text
+
+
+def test_memory_survives_a_restart(embedded_llm: LlamaCppLlm, tmp_path: Path) -> None:
+    async def visit(line: str) -> str:
+        brain = mind(embedded_llm, tmp_path)
+        async with running(brain) as server, engine(server) as client:
+            s = await client.open_session("brakka", player="renn")
+            await s.say(line)
+            return (await s.turn(timeout=TURN_S)).text
+
+    run(lambda: visit("My mech is called Thornback. Remember that name."), limit=2 * TURN_S)
+    text = run(lambda: visit("What is my mech called?"), limit=2 * TURN_S)
+    memory = Memory(tmp_path / "memory.sqlite3")
+    assert [t.role for t in memory.recent("brakka", "renn", 10)] == [
+        "player", "npc", "player", "npc"]
+    memory.close()
+    assert "thornback" in text.lower(), text
+
+
+def test_a_steer_change_alters_the_next_reply(
+    embedded_llm: LlamaCppLlm, tmp_path: Path
+) -> None:
+    brain = mind(embedded_llm, tmp_path)
+
+    async def scenario() -> tuple[str, str]:
+        async with running(brain) as server, engine(server) as client:
+            s = await client.open_session("quartermaster", steer={"verbosity": 0})
+            await s.say("Tell me about the stores.")
+            terse = (await s.turn(timeout=TURN_S)).text
+            await s.steer(verbosity=4)
+            await s.say("Tell me about the stores.")
+            return terse, (await s.turn(timeout=TURN_S)).text
+
+    terse, verbose = run(scenario, limit=3 * TURN_S)
+    assert len(verbose) > 2 * len(terse), (terse, verbose)
+    log = [json.loads(line) for line in (tmp_path / "steerlm.jsonl").read_text().splitlines()]
+    labels = [r["conversations"][-1]["label"] for r in log]
+    assert [lab.split(",")[-1] for lab in labels] == ["verbosity:0", "verbosity:4"]
