@@ -56,6 +56,7 @@ def add_parser(sub: Any) -> None:
     a.add_argument("--json", action="store_true", help="print the figures as JSON too")
     a.set_defaults(run=_asr)
     _add_brain(targets)
+    _add_rag(targets)
 
 
 def _add_brain(targets: Any) -> None:
@@ -75,6 +76,29 @@ def _add_brain(targets: Any) -> None:
     )
     add_arguments(b)
     b.set_defaults(run=_brain)
+
+
+def _add_rag(targets: Any) -> None:
+    from npc.bench.rag import add_arguments
+
+    r = targets.add_parser(
+        "rag",
+        help="retrieval alone: recall@5 and latency per embedder and mode",
+        description=(
+            "Retrieval over the sample game's lore padded with synthetic distractor chunks "
+            "(10,000 by default): recall@5 on the lore question set and query latency for "
+            "bm25 alone, dense alone and the hybrid (reciprocal-rank fusion), per embedder; "
+            "index build time uncached and cached."
+        ),
+    )
+    add_arguments(r)
+    r.set_defaults(run=_rag)
+
+
+def _rag(args: argparse.Namespace) -> int:
+    from npc.bench.rag import run_from_args
+
+    return run_from_args(args)
 
 
 def _brain(args: argparse.Namespace) -> int:
