@@ -196,12 +196,14 @@ def test_cache_hit_after_rebuild_and_miss_after_edit(tmp_path: Path, embedder: E
 def test_corrupt_cache_is_rebuilt(tmp_path: Path, embedder: Embedder) -> None:
     docs = load_lore(LORE)
     LoreIndex.build(docs, tmp_path, embedder)
-    for f in tmp_path.glob("*.npz"):
-        f.write_bytes(b"not a numpy archive")
-    index = LoreIndex.build(docs, tmp_path, embedder)
-    assert not index.from_cache
-    assert index.search("Who is Sergeant Okoro?")[0].chunk.doc == "okoro"
-    assert LoreIndex.build(docs, tmp_path, embedder).from_cache
+    (cached,) = tmp_path.glob("*.npz")
+    whole = cached.read_bytes()
+    for broken in (b"not a numpy archive", whole[: len(whole) // 2]):
+        cached.write_bytes(broken)
+        index = LoreIndex.build(docs, tmp_path, embedder)
+        assert not index.from_cache
+        assert index.search("Who is Sergeant Okoro?")[0].chunk.doc == "okoro"
+        assert LoreIndex.build(docs, tmp_path, embedder).from_cache
 
 
 def test_concurrent_searches_agree_with_serial(index: LoreIndex) -> None:

@@ -7,6 +7,7 @@ import logging
 import os
 import tempfile
 import time
+import zipfile
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from npc.rag.terms import proper_names
 log = logging.getLogger(__name__)
 
 CACHE_FORMAT = "lore-index-1"
+CACHED = ("vectors", "bm25_terms", "bm25_ids", "bm25_data", "bm25_indices", "bm25_indptr")
 Mode = Literal["hybrid", "bm25", "dense"]
 DEPTH = 50  # candidates each ranking gives the fusion
 MAX_TERMS = 50
@@ -59,7 +61,10 @@ def content_key(chunks: list[Chunk], embedder: Embedder) -> str:
 
 
 class LoreIndex:
-    """Immutable once built, so any number of threads may search it at once."""
+    """Immutable once built, so any number of threads may search it at once.
+
+    `rrf_k` is a setting (the fusion constant), to change only before searching.
+    """
 
     def __init__(
         self, chunks: list[Chunk], bm25: Bm25, vectors: np.ndarray, embedder: Embedder
@@ -184,10 +189,10 @@ def _load(path: Path, size: int, dim: int) -> dict[str, np.ndarray] | None:
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
-    except (OSError, ValueError, KeyError) as e:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
         log.warning("lore index cache %s unreadable (%s); rebuilding", path, e)
         return None
-    if arrays.get("vectors", np.zeros(0)).shape != (size, dim):
+    if any(name not in arrays for name in CACHED) or arrays["vectors"].shape != (size, dim):
         log.warning("lore index cache %s does not fit the lore; rebuilding", path)
         return None
     return arrays
