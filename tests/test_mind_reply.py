@@ -49,17 +49,23 @@ def test_schema_offers_only_the_given_actions_and_the_line_bounded() -> None:
     schema = reply_schema(ACTIONS, max_chars=80)
     assert list(schema["properties"]) == ["action", "say"]
     calls = schema["properties"]["action"]["anyOf"]
-    assert [c.get("properties", {}).get("name") for c in calls] == [None, {"const": "paint_mech"}]
+    names = [c["properties"]["name"] for c in calls]
+    assert names == [{"const": "none"}, {"const": "paint_mech"}]
     assert schema["properties"]["say"]["maxLength"] == 80
     good = {"action": {"name": "paint_mech", "arguments": {"color": "red"}}, "say": "Red it is."}
     assert validate(schema, good) == []
     assert validate(schema, {**good, "action": {"name": "give_item", "arguments": {}}})
-    assert validate(schema, {"action": None, "say": "x" * 81})
+    assert validate(schema, {"action": {"name": "none"}, "say": "x" * 81})
+    assert validate(schema, {"action": {"name": "none"}, "say": "Fine."}) == []
 
 
 def test_without_actions_the_reply_is_just_a_line() -> None:
     assert list(reply_schema({})["properties"]) == ["say"]
     assert parse_reply('{"say": " Hello. "}', {}).say == "Hello."
+
+
+def test_no_action_is_the_name_none() -> None:
+    assert parse_reply('{"action": {"name": "none"}, "say": "Hi."}', ACTIONS).action == ""
 
 
 def test_a_good_reply_parses() -> None:

@@ -20,12 +20,13 @@ from npc.memory import TurnRecord
 
 RULES = """\
 Stay in character. Speak as {name} would, in plain spoken words: no lists, no markdown,
-no stage directions. Reply with JSON: {{"action": <null or a call>, "say": "<your words>"}}.
-Most lines need no action: "action" is null for talk, questions about the world, thanks
-and greetings. Only when the player asks you to do something that one of your actions
-below does, set "action" to {{"name": "<action>", "arguments": {{...}}}} and "say" what you
-say while doing it. Never claim to do something you have no action for. Use what you know
-below; if you do not know, say so."""
+no stage directions. Reply with JSON: {{"action": {{"name": ...}}, "say": "<your words>"}}.
+Most lines need no action: use {{"name": "none"}} for talk, questions about the world or
+people, thanks and greetings, and for requests none of your actions does. Only when the
+player asks you to do exactly what one of your actions below does, use it:
+{{"name": "<action>", "arguments": {{...}}}}, and "say" what you say while doing it. Never
+claim to do something you have no action for. Use what you know below; if you do not
+know, say so."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,9 +45,10 @@ def system_prompt(npc: NpcFile, actions: Mapping[str, dict[str, Any]]) -> str:
     parts = [npc.persona.strip(), RULES.format(name=npc.name)]
     if actions:
         lines = [_describe(name, tool) for name, tool in actions.items()]
+        lines.insert(0, "- none(): just talk, do nothing in the game (most lines)")
         parts.append("Your actions:\n" + "\n".join(lines))
     else:
-        parts.append('You have no actions: "action" is always null.')
+        parts.append('You have no actions: leave out "action".')
     return "\n\n".join(parts)
 
 
@@ -61,7 +63,7 @@ def _describe(name: str, tool: dict[str, Any]) -> str:
 
 def reply_json(say: str, action: str = "", arguments: Mapping[str, Any] | None = None) -> str:
     """A reply as the model should write it (for examples and history)."""
-    call = {"name": action, "arguments": dict(arguments or {})} if action else None
+    call = {"name": action, "arguments": dict(arguments or {})} if action else {"name": "none"}
     return json.dumps({"action": call, "say": say}, ensure_ascii=False)
 
 
