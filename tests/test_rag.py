@@ -11,7 +11,7 @@ import pytest
 
 from bridge.errors import ConfigError, DesignerError
 from npc.bench.lore_synth import distractor_chunks
-from npc.bench.rag import QUESTIONS, answers, load_questions
+from npc.bench.rag import QUESTIONS, answers, load_questions, run_rag_bench, table
 from npc.rag.dense import Embedder, default_embedder
 from npc.rag.index import LoreIndex
 from npc.rag.lore import MAX_WORDS, MIN_WORDS, chunk_doc, load_lore, parse_lore
@@ -223,3 +223,15 @@ def test_questions_file_is_well_formed() -> None:
     assert all(set(q) == {"question", "doc", "answer_contains"} for q in raw)
     assert all(q["doc"] in stems for q in raw)
     assert len({q["question"] for q in raw}) == len(raw)
+
+
+def test_bench_runs_end_to_end_small() -> None:
+    result = run_rag_bench(chunks=300, repeats=1)
+    assert result["chunks"] == 300
+    modes = [r["mode"] for r in result["runs"]]
+    assert modes[0].startswith("bm25s stock") and {"bm25", "dense", "hybrid"} <= set(modes)
+    for run in result["runs"]:
+        assert 0.0 <= run["recall_at_5"] <= 1.0 and 0 < run["p50_ms"] <= run["p95_ms"]
+    hybrid = next(r for r in result["runs"] if r["mode"] == "hybrid")
+    assert hybrid["recall_at_5"] >= 0.8 and hybrid["cached_build_s"] < hybrid["build_s"]
+    assert "| hybrid |" in table(result)
