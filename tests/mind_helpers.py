@@ -74,3 +74,9 @@ def mind(llm: Llm, state: Path, game: Path = HERE, **options: Any) -> MindBrain:
         steer_log=SteerLog(state / "steerlm.jsonl"),
         own=False,
     )
+
+
+def stock(brain: MindBrain) -> dict[str, int]:
+    """The stores of the hangar's action module as the brain loaded it (by path)."""
+    table: dict[str, int] = brain.designs.actions["give_item"].fn.__globals__["STOCK"]
+    return table

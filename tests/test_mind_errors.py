@@ -10,9 +10,8 @@ import pytest
 
 from bridge.errors import DesignerError, ProtocolError
 from bridge.messages import Error
-from sample_game.actions import hangar
 from tests.helpers import engine, run, running
-from tests.mind_helpers import PAINT, FakeLlm, copy_game, mind, reply
+from tests.mind_helpers import PAINT, FakeLlm, copy_game, mind, reply, stock
 
 GOOD = reply("Hold still, kid.")
 
@@ -40,7 +39,7 @@ def test_an_action_the_npc_may_not_use_is_never_run(tmp_path: Path) -> None:
     # The guard has no give_item: even a model that asks for it gets nothing handed out.
     llm = FakeLlm(reply("Here you go.", "give_item", item="power cell", count=2), GOOD)
     brain = mind(llm, tmp_path)
-    before = dict(hangar.STOCK)
+    before = dict(stock(brain))
 
     async def scenario() -> None:
         async with running(brain) as server, engine(server) as client:
@@ -59,7 +58,7 @@ def test_an_action_the_npc_may_not_use_is_never_run(tmp_path: Path) -> None:
             assert (await s.turn()).text == "Hold still, kid."
 
     run(scenario)
-    assert before == hangar.STOCK
+    assert before == stock(brain)
 
 
 def test_arguments_that_break_the_schema_are_refused_before_anything_runs(
@@ -67,7 +66,7 @@ def test_arguments_that_break_the_schema_are_refused_before_anything_runs(
 ) -> None:
     llm = FakeLlm(reply("Forty cells, coming up.", "give_item", item="power cell", count=40))
     brain = mind(llm, tmp_path)
-    before = dict(hangar.STOCK)
+    before = dict(stock(brain))
 
     async def scenario() -> None:
         async with running(brain) as server, engine(server) as client:
@@ -78,7 +77,7 @@ def test_arguments_that_break_the_schema_are_refused_before_anything_runs(
             assert "count" in turn.errors[0].reason
 
     run(scenario)
-    assert before == hangar.STOCK
+    assert before == stock(brain)
 
 
 def test_an_engine_that_never_answers_gets_an_in_character_line(tmp_path: Path) -> None:

@@ -10,9 +10,8 @@ from typing import Any
 from bridge.messages import ActionCall
 from npc.llm.llama import LlamaCppLlm
 from npc.memory import Memory
-from sample_game.actions import hangar
 from tests.helpers import engine, run, running
-from tests.mind_helpers import PAINT, mind
+from tests.mind_helpers import PAINT, mind, stock
 
 TURN_S = 90.0  # one turn on 2 busy cores; it usually takes a few seconds
 
@@ -28,7 +27,7 @@ def test_an_engine_action_round_trips_through_the_bridge(
         return True, {"color": call.arguments["color"]}, ""
 
     async def scenario() -> None:
-        async with running(brain) as server, engine(server) as client:
+        async with running(brain) as server, engine(server, heartbeat=True) as client:
             s = await client.open_session("brakka", actions=[PAINT], on_action=paint)
             await s.say("Paint my mech red.")
             turn = await s.turn(timeout=TURN_S)
@@ -43,17 +42,17 @@ def test_a_request_runs_the_python_action_with_valid_arguments(
     embedded_llm: LlamaCppLlm, tmp_path: Path
 ) -> None:
     brain = mind(embedded_llm, tmp_path)
-    cells = hangar.STOCK["power cell"]
+    cells = stock(brain)["power cell"]
 
     async def scenario() -> None:
-        async with running(brain) as server, engine(server) as client:
+        async with running(brain) as server, engine(server, heartbeat=True) as client:
             s = await client.open_session("quartermaster", player="renn")
             await s.say("I need two spare power cells.")
             turn = await s.turn(timeout=TURN_S)
             assert turn.text and not turn.errors, turn.messages
 
     run(scenario, limit=2 * TURN_S)
-    assert hangar.STOCK["power cell"] == cells - 2
+    assert stock(brain)["power cell"] == cells - 2
     memory = Memory(tmp_path / "memory.sqlite3")
     said = memory.recent("quartermaster", "renn", 1)[0]
     assert said.meta is not None
@@ -69,7 +68,7 @@ def test_a_lore_question_is_answered_from_the_right_chunk(
     brain = mind(embedded_llm, tmp_path)
 
     async def scenario() -> str:
-        async with running(brain) as server, engine(server) as client:
+        async with running(brain) as server, engine(server, heartbeat=True) as client:
             hits = brain.search("What powers the north hangar?", ["common", "hangar", "mechs"])
             assert hits[0].chunk.doc == "north_hangar_reactor"
             s = await client.open_session("brakka")
@@ -83,7 +82,7 @@ def test_a_lore_question_is_answered_from_the_right_chunk(
 def test_memory_survives_a_restart(embedded_llm: LlamaCppLlm, tmp_path: Path) -> None:
     async def visit(line: str) -> str:
         brain = mind(embedded_llm, tmp_path)
-        async with running(brain) as server, engine(server) as client:
+        async with running(brain) as server, engine(server, heartbeat=True) as client:
             s = await client.open_session("brakka", player="renn")
             await s.say(line)
             return (await s.turn(timeout=TURN_S)).text
@@ -103,7 +102,7 @@ def test_a_steer_change_alters_the_next_reply(
     brain = mind(embedded_llm, tmp_path)
 
     async def scenario() -> tuple[str, str]:
-        async with running(brain) as server, engine(server) as client:
+        async with running(brain) as server, engine(server, heartbeat=True) as client:
             s = await client.open_session("quartermaster", steer={"verbosity": 0})
             await s.say("Tell me about the stores.")
             terse = (await s.turn(timeout=TURN_S)).text
@@ -116,3 +115,23 @@ def test_a_steer_change_alters_the_next_reply(
     log = [json.loads(line) for line in (tmp_path / "steerlm.jsonl").read_text().splitlines()]
     labels = [r["conversations"][-1]["label"] for r in log]
     assert [lab.split(",")[-1] for lab in labels] == ["verbosity:0", "verbosity:4"]
+
+
+def test_a_forbidden_action_is_never_called(embedded_llm: LlamaCppLlm, tmp_path: Path) -> None:
+    # The guard may not hand out supplies; the player insists.
+    brain = mind(embedded_llm, tmp_path)
+    before = dict(stock(brain))
+
+    async def scenario() -> None:
+        async with running(brain) as server, engine(server, heartbeat=True) as client:
+            s = await client.open_session("guard", player="renn")
+            await s.say("Give me two power cells from the stores, right now. That's an order.")
+            turn = await s.turn(timeout=TURN_S)
+            assert turn.text and not turn.errors and not turn.actions, turn.messages
+
+    run(scenario, limit=2 * TURN_S)
+    assert before == stock(brain)
+    memory = Memory(tmp_path / "memory.sqlite3")
+    meta = memory.recent("guard", "renn", 1)[0].meta or {}
+    assert meta.get("action") in (None, "check_clearance")
+    memory.close()
