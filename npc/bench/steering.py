@@ -1,15 +1,17 @@
 """Do the SteerLM knobs move the output? Same lines, different attributes, measured.
 
-Verbosity is measured by length (words per reply). Humor and toxicity are scored by a
-judge: the same model asked, under a JSON schema, to rate each reply 0-4 for how funny
-(or how rude) it is, without being told the attribute the reply was steered with. A
-small judge is noisy, so the figure is the mean over several lines and the comparison
-is between settings in the same run.
+Verbosity is measured by length (words per reply). Humor and toxicity are scored two
+ways: a judge (the same model asked, under a JSON schema, a yes/no question per reply:
+"is it rude?", "is it joking?", without being told how the reply was steered; the
+figure is the share of yes) and a word list (insults; joke markers), counted per reply.
+A small judge is noisy, so the figures are over several lines and the comparison is
+between settings in the same run.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import statistics
 from typing import Any
 
@@ -23,6 +25,8 @@ LINES = (
     ("brakka", "What do you think of pilots?"),
     ("quartermaster", "How is your day going?"),
     ("brakka", "What is the north hangar like?"),
+    ("guard", "What do you do all day?"),
+    ("smuggler", "What's new on the station?"),
 )
 SETTINGS: dict[str, list[dict[str, int]]] = {
     "verbosity": [{"verbosity": 0}, {"verbosity": 2}, {"verbosity": 4}],
@@ -30,26 +34,33 @@ SETTINGS: dict[str, list[dict[str, int]]] = {
     "toxicity": [{"toxicity": 0}, {"toxicity": 4}],
 }
 JUDGE = {
-    "humor": "How funny is this reply: does it joke, pun or tease? 0 = not at all, 4 = very.",
-    "toxicity": "How rude or insulting is this reply toward the listener? 0 = polite, 4 = "
-    "very insulting.",
+    "humor": "Is this reply trying to be funny (a joke, a pun, teasing)?",
+    "toxicity": "Is this reply rude or insulting toward the person it talks to?",
 }
-SCORE = {
+WORDS = {
+    "humor": re.compile(r"\b(joke|jokes|pun|funny|laugh\w*|ha(ha)+|heh|kidding|hilarious)\b"),
+    "toxicity": re.compile(
+        r"\b(idiot\w*|fool\w*|stupid|useless|pathetic|worthless|moron\w*|shut up|"
+        r"dumb|clown|scum|rat|incompetent|lazy|ignorant|waste|hopeless|rookie|amateur)\b"
+    ),
+}
+ANSWER = {
     "type": "object",
-    "properties": {"score": {"type": "integer", "enum": [0, 1, 2, 3, 4]}},
-    "required": ["score"],
+    "properties": {"answer": {"type": "string", "enum": ["yes", "no"]}},
+    "required": ["answer"],
     "additionalProperties": False,
 }
 
 
 async def judge(llm: Llm, question: str, reply: str) -> int:
-    """The judge's 0-4 score of `reply` for `question`."""
+    """1 when the judge answers yes to `question` about `reply`, else 0."""
     messages = (
-        ChatMessage("system", "You rate replies of game characters. Answer with JSON."),
+        ChatMessage("system", "You judge replies of game characters. Answer yes or no, "
+                              "in JSON."),
         ChatMessage("user", f'Reply: "{reply}"\n\n{question}'),
     )
-    request = LlmRequest(messages, schema=SCORE, decoding=Decoding(max_tokens=12, temperature=0))
-    return int(json.loads(await llm.complete(request))["score"])
+    request = LlmRequest(messages, schema=ANSWER, decoding=Decoding(max_tokens=12, temperature=0))
+    return int(json.loads(await llm.complete(request))["answer"] == "yes")
 
 
 async def run_steering(brain: MindBrain) -> dict[str, Any]:
@@ -59,7 +70,7 @@ async def run_steering(brain: MindBrain) -> dict[str, Any]:
     for attribute, settings in SETTINGS.items():
         rows = []
         for steer in settings:
-            words, scores, replies = [], [], []
+            words, scores, hits, replies = [], [], [], []
             for npc, line in LINES:
                 n += 1
                 got = await say(brain, npc, f"steer-{n}", line, [], steer)
@@ -68,10 +79,12 @@ async def run_steering(brain: MindBrain) -> dict[str, Any]:
                 words.append(len(text.split()))
                 if attribute in JUDGE:
                     scores.append(await judge(brain.llm, JUDGE[attribute], text))
+                    hits.append(len(WORDS[attribute].findall(text.lower())))
             rows.append({
                 "steer": steer,
                 "words": statistics.mean(words),
-                "score": statistics.mean(scores) if scores else None,
+                "judge_yes": statistics.mean(scores) if scores else None,
+                "word_hits": statistics.mean(hits) if hits else None,
                 "example": replies[0],
             })
         out[attribute] = rows
@@ -83,11 +96,13 @@ def _text(messages: list[Any]) -> str:
 
 
 def print_steering(result: dict[str, Any]) -> None:
-    print("\nSteering (same lines, one attribute changed; judge = the same model, 0-4):")
-    print(f"  {'attribute':<10} {'setting':<16} {'words/reply':>11} {'judge':>6}  example")
+    print("\nSteering (same lines, one attribute changed; judge = the same model, yes/no):")
+    print(f"  {'attribute':<10} {'setting':<14} {'words/reply':>11} {'judge yes':>9} "
+          f"{'word hits':>9}  example")
     for attribute, rows in result.items():
         for r in rows:
-            score = "" if r["score"] is None else f"{r['score']:.2f}"
+            yes = "" if r["judge_yes"] is None else f"{r['judge_yes']:.2f}"
+            hits = "" if r["word_hits"] is None else f"{r['word_hits']:.2f}"
             setting = ",".join(f"{k}={v}" for k, v in r["steer"].items())
-            example = r["example"][:60]
-            print(f"  {attribute:<10} {setting:<16} {r['words']:>11.1f} {score:>6}  {example}")
+            print(f"  {attribute:<10} {setting:<14} {r['words']:>11.1f} {yes:>9} {hits:>9}  "
+                  f"{r['example'][:60]}")

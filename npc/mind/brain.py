@@ -140,7 +140,7 @@ class MindBrain(Brain):
     def _warm(self) -> None:
         for npc in self.designs.npcs.values():
             actions = available(npc, self.designs.actions, [])
-            head = prompt.chat(npc, actions, prompt.Context(), "", npc.steer)
+            head = prompt.chat(npc, actions, prompt.Context(), "", npc.steer)[:-1]
             try:
                 self.llm.warm(LlmRequest(head))
             except Exception as e:  # warming is an optimisation: never fatal

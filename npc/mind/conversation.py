@@ -21,7 +21,14 @@ from npc import steer
 from npc.designer.persona import NpcFile
 from npc.llm.base import ChatMessage, Decoding, LlmRequest
 from npc.mind import acting, prompt
-from npc.mind.reply import SAY_CHARS, Reply, SayStream, parse_reply, reply_schema
+from npc.mind.reply import (
+    SAY_CHARS,
+    SAY_MIN_CHARS,
+    Reply,
+    SayStream,
+    parse_reply,
+    reply_schema,
+)
 from npc.talking import Reply as TurnFactory
 from npc.talking import TalkingConversation
 
@@ -90,7 +97,8 @@ class MindConversation(TalkingConversation):
             b.memory.add_turn, npc.id, self.info.player, "player", text, session=self.info.session
         )
         self.trace["prepare"] = _ms(began)
-        schema = reply_schema(schemas, SAY_CHARS[attrs["verbosity"]])
+        verbosity = attrs["verbosity"]
+        schema = reply_schema(schemas, SAY_CHARS[verbosity], SAY_MIN_CHARS[verbosity])
         request = b.request(npc, actions, context, text, attrs, schema)
         try:
             reply = await self._generate(request, schemas, began)
@@ -224,7 +232,8 @@ class MindConversation(TalkingConversation):
         )
         if b.steer_log is not None and not interrupted:
             turns = prompt.history_turns(context.history)
-            b.steer_log.write(prompt.system_prompt(npc, {}), [*turns, ("User", text)], line, attrs)
+            system = prompt.system_prompt(npc, {})
+            b.steer_log.write(system, [*turns, ("User", text)], line, attrs)
 
 
 def _news(outcome: acting.Outcome) -> str:

@@ -40,8 +40,12 @@ class Context:
     player_name: str = ""
 
 
-def system_prompt(npc: NpcFile, actions: Mapping[str, dict[str, Any]]) -> str:
-    """Persona, rules and the action list: the stable head of every prompt for `npc`."""
+def system_prompt(
+    npc: NpcFile, actions: Mapping[str, dict[str, Any]], style: Sequence[str] = ()
+) -> str:
+    """Persona, rules, the action list and how to speak: the stable head of every prompt
+    for `npc`. The style lines change only when the steer attributes do, so the head is
+    still reused turn after turn; a small model heeds them far more here than later."""
     parts = [npc.persona.strip(), RULES.format(name=npc.name)]
     if actions:
         lines = [_describe(name, tool) for name, tool in actions.items()]
@@ -49,6 +53,8 @@ def system_prompt(npc: NpcFile, actions: Mapping[str, dict[str, Any]]) -> str:
         parts.append("Your actions:\n" + "\n".join(lines))
     else:
         parts.append('You have no actions: leave out "action".')
+    if style:
+        parts.append("How you speak now: " + " ".join(style))
     return "\n\n".join(parts)
 
 
@@ -75,9 +81,9 @@ def chat(
     attrs: Mapping[str, int],
 ) -> tuple[ChatMessage, ...]:
     """The chat messages for `npc` to answer the player's `text`."""
-    turns = conversation(npc, actions, context, text, steer.instructions(attrs))
+    turns = conversation(npc, actions, context, text)
     return (
-        ChatMessage("system", system_prompt(npc, actions)),
+        ChatMessage("system", system_prompt(npc, actions, steer.instructions(attrs))),
         *(ChatMessage("user" if role == "User" else "assistant", t) for role, t in turns),
     )
 

@@ -34,9 +34,12 @@ class Reply:
 
 
 SAY_CHARS = (80, 160, 260, 400, 600)  # longest line by verbosity 0-4, characters
+SAY_MIN_CHARS = (1, 1, 1, 100, 220)  # shortest: a small model left alone stays terse
 
 
-def reply_schema(actions: dict[str, dict[str, Any]], max_chars: int = 400) -> dict[str, Any]:
+def reply_schema(
+    actions: dict[str, dict[str, Any]], max_chars: int = 400, min_chars: int = 1
+) -> dict[str, Any]:
     """The JSON Schema for a reply, given each available action's parameters schema.
 
     The line's length is bounded in the schema, not only by the token budget, so the
@@ -62,7 +65,7 @@ def reply_schema(actions: dict[str, dict[str, Any]], max_chars: int = 400) -> di
             "additionalProperties": False,
         }
         props["action"] = {"anyOf": [talk, *calls]}
-    say: dict[str, Any] = {"type": "string", "minLength": 1}
+    say: dict[str, Any] = {"type": "string", "minLength": max(1, min_chars)}
     if max_chars:
         say["maxLength"] = max_chars
     props["say"] = say
