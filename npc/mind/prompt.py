@@ -43,9 +43,11 @@ class Context:
 def system_prompt(
     npc: NpcFile, actions: Mapping[str, dict[str, Any]], style: Sequence[str] = ()
 ) -> str:
-    """Persona, rules, the action list and how to speak: the stable head of every prompt
-    for `npc`. The style lines change only when the steer attributes do, so the head is
-    still reused turn after turn; a small model heeds them far more here than later."""
+    """Persona, rules and the action list: the stable head of every prompt for `npc`.
+
+    `style` lines (the steer attributes in words) may go here too; the brain puts them in
+    the player's turn instead, where the 0.5B model followed the persona better
+    (measured: docs/benchmarks.md)."""
     parts = [npc.persona.strip(), RULES.format(name=npc.name)]
     if actions:
         lines = [_describe(name, tool) for name, tool in actions.items()]
@@ -81,9 +83,9 @@ def chat(
     attrs: Mapping[str, int],
 ) -> tuple[ChatMessage, ...]:
     """The chat messages for `npc` to answer the player's `text`."""
-    turns = conversation(npc, actions, context, text)
+    turns = conversation(npc, actions, context, text, steer.instructions(attrs))
     return (
-        ChatMessage("system", system_prompt(npc, actions, steer.instructions(attrs))),
+        ChatMessage("system", system_prompt(npc, actions)),
         *(ChatMessage("user" if role == "User" else "assistant", t) for role, t in turns),
     )
 
