@@ -30,7 +30,7 @@ def test_welcome_says_version_npcs_limits_rates_and_timers() -> None:
             w = client.welcome
             assert isinstance(w, Welcome)
             assert w.protocol == PROTOCOL_VERSION == 1
-            assert w.npcs == ["brakka", "quartermaster"]
+            assert w.npcs == ["brakka", "guard", "quartermaster", "smuggler"]
             assert w.limits == limits.as_wire()
             assert w.limits["max_sessions"] == 3 and w.limits["burst"] == 77
             assert w.sample_rates == list(SAMPLE_RATES)
