@@ -49,6 +49,11 @@ class Collector:
     def send_threadsafe(self, msg: Message) -> None:
         raise AssertionError("the mind brain sends from the event loop")
 
+    @property
+    def line(self) -> str:
+        """What the NPC said in the turn (its dialogue-final)."""
+        return next((m.text for m in self.messages if isinstance(m, DialogueFinal)), "")
+
 
 def succeed(call: ActionCall) -> ActionResult:
     return ActionResult(session=call.session, call_id=call.call_id, ok=True, result="done")
@@ -114,10 +119,9 @@ async def run_scenarios(brain: Brain, data: dict[str, Any] | None = None) -> lis
         calls = [m for m in out.messages if isinstance(m, ActionCall)]
         got = _python_call(out) if not calls else {
             "name": calls[0].name, "arguments": calls[0].arguments}
-        line = next((m.text for m in out.messages if isinstance(m, DialogueFinal)), "")
         expected = sc["expect"]
         results.append(
-            Outcome(sc["npc"], sc["player"], expected, got, line, matches(expected, got))
+            Outcome(sc["npc"], sc["player"], expected, got, out.line, matches(expected, got))
         )
     return results
 

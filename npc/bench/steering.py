@@ -15,7 +15,6 @@ import re
 import statistics
 from typing import Any
 
-from bridge.messages import DialogueFinal
 from npc.bench.scenarios import say
 from npc.llm.base import ChatMessage, Decoding, Llm, LlmRequest
 from npc.mind.brain import MindBrain
@@ -74,7 +73,7 @@ async def run_steering(brain: MindBrain) -> dict[str, Any]:
             for npc, line in LINES:
                 n += 1
                 got = await say(brain, npc, f"steer-{n}", line, [], steer)
-                text = _text(got.messages)
+                text = got.line
                 replies.append(text)
                 words.append(len(text.split()))
                 if attribute in JUDGE:
@@ -89,10 +88,6 @@ async def run_steering(brain: MindBrain) -> dict[str, Any]:
             })
         out[attribute] = rows
     return out
-
-
-def _text(messages: list[Any]) -> str:
-    return next((m.text for m in messages if isinstance(m, DialogueFinal)), "")
 
 
 def print_steering(result: dict[str, Any]) -> None:

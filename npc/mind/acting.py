@@ -55,8 +55,9 @@ def available(
         if spec is None:
             log.warning("%s: allowed action '%s' is not defined in any action file", npc.id, name)
             continue
-        out[name] = {"description": spec.description, "parameters": spec.parameters}
-        out[name]["kind"] = "python"
+        out[name] = {
+            "description": spec.description, "parameters": spec.parameters, "kind": "python"
+        }
     for tool in engine:
         fn = tool["function"]
         name = fn["name"]
@@ -64,8 +65,8 @@ def available(
             log.warning("%s: engine action '%s' shadows the Python one; using the engine's",
                         npc.id, name)
         params = fn.get("parameters") or {"type": "object", "properties": {}}
-        out[name] = {"description": fn.get("description", ""), "parameters": params}
-        out[name]["kind"] = "engine"
+        description = fn.get("description", "")
+        out[name] = {"description": description, "parameters": params, "kind": "engine"}
     return out
 
 

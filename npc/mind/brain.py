@@ -83,8 +83,6 @@ class MindBrain(Brain):
         self.steer_log = steer_log
         self.index = index
         self.own = own  # False: the LLM and ears outlive this brain (tests share them)
-        self.history_turns = self.options.history_turns
-        self.action_timeout_s = self.options.action_timeout_s
         self._tasks: set[asyncio.Task[None]] = set()
         self._watch: asyncio.Task[None] | None = None
         self._summary: asyncio.Task[None] | None = None
@@ -176,9 +174,8 @@ class MindBrain(Brain):
             others = [n.name for n in self.designs.npcs.values() if n is not npc]
             terms = self.index.terms(npc.knowledge) if self.index is not None else []
             conv.hearing = self.ears.listen(conv, vocabulary=[npc.name, *others, *terms])
-        names = [t["function"]["name"] for t in info.actions]
-        allowed = [a for a in npc.actions if a in self.designs.actions]
-        return Opened(conv, npc.id, npc.name, [*allowed, *[n for n in names if n not in allowed]])
+        actions = available(npc, self.designs.actions, info.actions)
+        return Opened(conv, npc.id, npc.name, list(actions))
 
     # -- for conversations -----------------------------------------------------------------
 

@@ -49,7 +49,6 @@ class MindConversation(TalkingConversation):
         super().__init__(info, out, npc.interruptible)
         self.brain = brain
         self._npc = npc
-        steer.merge(npc.steer, info.steer)  # raises on a bad name or value, like `steer`
         self.overrides = dict(info.steer)  # the session's changes to the NPC's defaults
         self.said: list[str] = []  # the NPC's lines so far in the turn in flight
         self.streaming = ""  # the line being generated, as far as it has streamed
@@ -67,8 +66,7 @@ class MindConversation(TalkingConversation):
     # -- engine messages -----------------------------------------------------------------
 
     def on_other(self, msg: SessionMessage | GameEvent) -> None:
-        if isinstance(msg, Steer):
-            steer.merge(self.npc.steer, msg.attributes)  # raises on a bad name or value
+        if isinstance(msg, Steer):  # names and values were checked as the message arrived
             self.overrides.update(msg.attributes)
         elif isinstance(msg, GameEvent):
             text = f"{msg.name} {msg.payload}" if msg.payload else msg.name
@@ -107,7 +105,7 @@ class MindConversation(TalkingConversation):
             if self.streaming.strip():  # what streamed before it failed was said
                 self.said.append(self.streaming.strip())
             elif not self.said:
-                self._say(npc.lines.get("confused", "Sorry, what was that?"))
+                self._say(npc.lines["confused"])
             self.streaming = ""
             reply = None
         except asyncio.CancelledError:
@@ -161,18 +159,17 @@ class MindConversation(TalkingConversation):
         try:
             outcome = await acting.run(
                 reply.action, reply.arguments, actions, b.designs.actions, context,
-                self.call_engine, b.action_timeout_s,
+                self.call_engine, b.options.action_timeout_s,
             )
         except BridgeError as e:
             self.out.send(Error.of(e, session=self.info.session, stage="actions"))
-            self._say(npc.lines.get("confused", "Sorry, what was that?"))
+            self._say(npc.lines["confused"])
             return None
         if outcome.ok and not isinstance(outcome.result, dict | list):
             return outcome  # nothing to report: the line said while doing it is enough
-        fallback = npc.lines.get("no_answer" if outcome.timed_out else "action_failed", "")
         follow = await self._follow_up(npc, _news(outcome))
-        if not follow and not outcome.ok and fallback:
-            self._say(fallback)
+        if not follow and not outcome.ok:
+            self._say(npc.lines["no_answer" if outcome.timed_out else "action_failed"])
         return outcome
 
     async def _follow_up(self, npc: NpcFile, news: str) -> str:
@@ -195,7 +192,7 @@ class MindConversation(TalkingConversation):
         b, player = self.brain, self.info.player
         lore = [h.chunk.text for h in b.search(text, npc.knowledge)]
         summary = b.memory.summary(npc.id, player)
-        history = b.memory.since_summary(npc.id, player)[-b.history_turns :]
+        history = b.memory.since_summary(npc.id, player)[-b.options.history_turns :]
         return prompt.Context(
             lore=lore,
             summary=summary.text,
