@@ -10,6 +10,7 @@ from bridge.seam import Brain
 from npc.roster import load_roster
 
 BRAINS = ("mind", "echo")
+SPEECH_KEYS = {"tts", "tts_options", "fps", "face", "head"}
 MIND_KEYS = {
     "kind", "npcs_dir", "lore_dir", "actions_dir", "state_dir", "llm", "lore_k", "history_turns",
     "action_timeout_s", "reload_s", "max_tokens", "temperature", "seed", "steer_log",
@@ -19,14 +20,15 @@ MIND_KEYS = {
 def build_brain(config: dict[str, Any], base: Path) -> Brain:
     """`[brain] kind = "mind"` (the thinking NPCs) or "echo"; paths are relative to the config.
 
-    A `[hearing]` table gives it ears (VAD + speech recognition, see npc/ears.py).
+    A `[hearing]` table gives it ears (VAD + speech recognition, see npc/ears.py); the
+    thinking brain speaks as `[speech]` says (docs/speaking.md): piper unless tts = "none".
     """
     table = config.get("brain", {})
     kind = table.get("kind", "mind")
     if kind not in BRAINS:
         raise ConfigError(f"[brain] kind '{kind}' is unknown; known: {', '.join(BRAINS)}")
     if kind == "mind":
-        return _mind(table, base, config.get("hearing"))
+        return _mind(table, base, config.get("hearing"), _voices(config.get("speech", {})))
     roster = load_roster(base / table.get("npcs_dir", "npcs"))
     ears = _ears(config.get("hearing"))
     from npc.echo import EchoBrain
@@ -42,7 +44,32 @@ def _ears(hearing: dict[str, Any] | None) -> Any:
     return build_ears(hearing)
 
 
-def _mind(table: dict[str, Any], base: Path, hearing: dict[str, Any] | None) -> Brain:
+def _voices(table: dict[str, Any]) -> Any:
+    """The `[speech]` table: tts backend and its options, face frame rate, head channels."""
+    from npc.speaking import SpeechOptions, Voices
+    from npc.tts.registry import build_tts
+
+    unknown = sorted(set(table) - SPEECH_KEYS)
+    if unknown:
+        raise ConfigError(f"[speech] has unknown keys: {', '.join(unknown)}; "
+                          f"known: {', '.join(sorted(SPEECH_KEYS))}")
+    name = table.get("tts", "piper")
+    if name == "none":
+        return None
+    fps = table.get("fps", 60)
+    if fps not in (30, 60):
+        raise ConfigError(f"[speech] fps must be 30 or 60, got {fps!r}")
+    for key in ("face", "head"):
+        if not isinstance(table.get(key, True), bool):
+            raise ConfigError(f"[speech] {key} must be true or false, got {table[key]!r}")
+    tts_options = dict(table.get("tts_options", {}))
+    options = SpeechOptions(fps=fps, face=table.get("face", True), head=table.get("head", True))
+    return Voices(lambda: build_tts(name, tts_options), options)
+
+
+def _mind(
+    table: dict[str, Any], base: Path, hearing: dict[str, Any] | None, voices: Any
+) -> Brain:
     from npc.designer.reload import Designs
     from npc.llm import build_llm
     from npc.memory import Memory
@@ -78,6 +105,7 @@ def _mind(table: dict[str, Any], base: Path, hearing: dict[str, Any] | None) -> 
         Memory(state / "memory.sqlite3"),
         options=options,
         ears=_ears(hearing),
+        voices=voices,
         steer_log=SteerLog(state / steer_log) if steer_log else None,
     )
 

@@ -13,7 +13,7 @@ import asyncio
 import itertools
 import time
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bridge import errors
 from bridge.errors import BridgeError, ProtocolError
@@ -34,6 +34,9 @@ from bridge.messages import (
 from bridge.seam import Conversation, Outbox, SessionInfo
 from npc.hearing import Hearing, is_backchannel
 
+if TYPE_CHECKING:
+    from npc.speaking import Speaker
+
 Reply = Callable[[], Coroutine[Any, Any, None]]
 
 
@@ -53,6 +56,7 @@ class TalkingConversation(Conversation):
         self.task: asyncio.Task[None] | None = None
         self.sent_samples = 0  # NPC audio samples sent in this turn
         self.pending: dict[str, asyncio.Future[ActionResult]] = {}
+        self.speaker: Speaker | None = None  # the voice of the turn in flight, if it speaks
         self._ids = itertools.count(1)
 
     # -- what a subclass provides ------------------------------------------------------------
@@ -160,6 +164,10 @@ class TalkingConversation(Conversation):
             reason = "error"
         else:
             reason = "done"
+        finally:
+            if self.speaker is not None:  # a turn cancelled or failed stops its voice too
+                self.speaker.cancel()
+                self.speaker = None
         ms = (time.perf_counter() - started) * 1000
         trace, self.trace = self.trace, {}
         self.out.send(

@@ -6,8 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from bridge.errors import ConfigError
+from bridge.errors import BridgeError, ConfigError
 from npc.llm.llama import LlamaCppLlm
+from npc.tts.base import Tts
+from npc.tts.registry import build_tts
 
 
 @pytest.fixture(scope="session")
@@ -19,3 +21,14 @@ def embedded_llm() -> Iterator[LlamaCppLlm]:
         pytest.skip(f"the embedded model is not available here: {e}")
     yield model
     model.close()
+
+
+@pytest.fixture(scope="session")
+def piper_tts() -> Iterator[Tts]:
+    """The embedded piper voice, loaded (and patched for phoneme timings) once."""
+    try:
+        tts = build_tts("piper")
+    except BridgeError as e:
+        pytest.skip(f"the embedded piper voice is not available here: {e}")
+    yield tts
+    tts.close()

@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 
 from bridge.messages.base import IN, OUT, SessionMessage, register
 
+# The emotions an `emotion` message names (and a face animator shows).
+EMOTIONS = ("neutral", "joy", "anger", "sadness", "fear", "surprise", "disgust")
+
 
 @register
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -37,7 +40,7 @@ class Emotion(SessionMessage):
     TYPE = "emotion"
     DIRECTION = OUT
     turn: int
-    emotion: str  # "neutral", "joy", "anger", "sadness", "fear", "surprise", "disgust"
+    emotion: str  # one of EMOTIONS
     intensity: float  # 0.0-1.0
     start_sample: int = 0
 

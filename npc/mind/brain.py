@@ -29,6 +29,7 @@ from npc.mind import prompt
 from npc.mind.acting import available
 from npc.mind.conversation import MindConversation
 from npc.rag.index import Hit, LoreIndex
+from npc.speaking import Speaker, Voices
 from npc.steer import SteerLog
 from npc.steer import decoding as steer_decoding
 
@@ -72,6 +73,7 @@ class MindBrain(Brain):
         ears: Ears | None = None,
         steer_log: SteerLog | None = None,
         index: LoreIndex | None = None,
+        voices: Voices | None = None,
         own: bool = True,
     ) -> None:
         self.designs = designs
@@ -82,6 +84,7 @@ class MindBrain(Brain):
         self.ears = ears
         self.steer_log = steer_log
         self.index = index
+        self.voices = voices  # None: text only (no npc-audio, face or emotion)
         self.own = own  # False: the LLM and ears outlive this brain (tests share them)
         self._tasks: set[asyncio.Task[None]] = set()
         self._watch: asyncio.Task[None] | None = None
@@ -98,7 +101,8 @@ class MindBrain(Brain):
 
     def capabilities(self) -> list[str]:
         hearing = ["asr", "vad"] if self.ears else []
-        return ["text", "actions", "steer", "lore", "memory", *hearing]
+        speaking = ["audio", "face", "emotion"] if self.voices else []
+        return ["text", "actions", "steer", "lore", "memory", *speaking, *hearing]
 
     async def start(self) -> None:
         if self._llm is None and self._load_llm is not None:
@@ -107,6 +111,9 @@ class MindBrain(Brain):
             self._llm = await asyncio.to_thread(self._load_llm)
             took = time.perf_counter() - began
             progress(f"language model {self._llm.name} ready in {took:.1f} s")
+        if self.voices is not None:
+            npcs = self.designs.npcs.values()
+            await self.voices.start({str(n.path): _voice(n) for n in npcs}, progress)
         if self.index is None and self.designs.lore:
             await self._index_lore()
         if self.options.reload_s > 0:
@@ -160,6 +167,8 @@ class MindBrain(Brain):
                 self._llm.close()
             if self.ears is not None:
                 self.ears.shutdown()
+            if self.voices is not None:
+                self.voices.close()
 
     def open(self, info: SessionInfo, out: Outbox) -> Opened:
         npc_id = info.npc or next(iter(self.designs.npcs))
@@ -178,6 +187,10 @@ class MindBrain(Brain):
         return Opened(conv, npc.id, npc.name, list(actions))
 
     # -- for conversations -----------------------------------------------------------------
+
+    def speaker(self, conv: MindConversation, npc: NpcFile) -> Speaker | None:
+        """The voice for one turn of `conv`; None for a brain without one."""
+        return self.voices.speaker(conv, _voice(npc)) if self.voices is not None else None
 
     def search(self, text: str, tags: Collection[str]) -> list[Hit]:
         if self.index is None:
@@ -237,3 +250,9 @@ class MindBrain(Brain):
             log.warning("summary for %s/%s failed: %s", npc.id, player, e)
             return
         await asyncio.to_thread(self.memory.set_summary, npc.id, player, text, old[-1].id)
+
+
+def _voice(npc: NpcFile) -> Any:  # TEMPORARY until the NPC file carries its Voice
+    from npc.tts.base import Voice
+
+    return Voice(name=npc.voice)

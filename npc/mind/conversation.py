@@ -1,9 +1,10 @@
 """One player's conversation with a thinking NPC: each turn retrieves, prompts, streams and acts.
 
 A turn: store the player's line, gather what the NPC knows (lore in its scope, memory of
-this player), ask the model for one JSON reply (its line and maybe an action), stream the
-line to the engine as it is written, run the action (in the brain or the engine), say how
-it went, and store the NPC's line with the steering it was said with.
+this player), ask the model for one JSON reply (its line, its emotion and maybe an action),
+stream the line to the engine as it is written and speak it clause by clause (with its
+face), run the action (in the brain or the engine), say how it went, and store the NPC's
+line with the steering it was said with.
 """
 
 from __future__ import annotations
@@ -96,7 +97,11 @@ class MindConversation(TalkingConversation):
         )
         self.trace["prepare"] = _ms(began)
         verbosity = attrs["verbosity"]
-        schema = reply_schema(schemas, SAY_CHARS[verbosity], SAY_MIN_CHARS[verbosity])
+        self.speaker = b.speaker(self, npc)
+        face = self.speaker is not None and self.speaker.face is not None
+        schema = reply_schema(
+            schemas, SAY_CHARS[verbosity], SAY_MIN_CHARS[verbosity], emotion=face
+        )
         request = b.request(npc, actions, context, text, attrs, schema)
         try:
             reply = await self._generate(request, schemas, began)
@@ -117,6 +122,9 @@ class MindConversation(TalkingConversation):
         self.out.send(
             DialogueFinal(session=self.info.session, turn=self.turn, text=" ".join(self.said))
         )
+        if self.speaker is not None:
+            await self.speaker.finish()
+            self.trace.update({"spoken": _ms(began), **self.speaker.timing})
         self._remember(npc, attrs, context, text, reply, outcome=outcome)
         b.summarize_later(npc, self.info.player)
 
@@ -133,16 +141,21 @@ class MindConversation(TalkingConversation):
             if delta:
                 if first and not self.streaming:
                     self.trace["first_text"] = _ms(began)
+                    if stream.emotion and self.speaker is not None:
+                        self.speaker.emotion(stream.emotion)
                 self.streaming += delta
                 self.out.send(DialogueDelta(session=self.info.session, turn=self.turn, text=delta))
+                if self.speaker is not None:
+                    self.speaker.feed(delta)
+        if self.speaker is not None:
+            self.speaker.line_done()
         self.trace["generated" if first else "follow_up"] = _ms(began)
         streamed, self.streaming = self.streaming, ""
         if streamed.strip():
             self.said.append(streamed.strip())
         reply = parse_reply(stream.raw, schemas)
         if not streamed and reply.say:  # a backend that did not put "say" first
-            self.out.send(DialogueDelta(session=self.info.session, turn=self.turn, text=reply.say))
-            self.said.append(reply.say)
+            self._say(reply.say)
         return reply
 
     def _say(self, text: str) -> None:
@@ -150,6 +163,9 @@ class MindConversation(TalkingConversation):
         text = (" " if self.said else "") + text
         self.out.send(DialogueDelta(session=self.info.session, turn=self.turn, text=text))
         self.said.append(text.strip())
+        if self.speaker is not None:
+            self.speaker.feed(text)
+            self.speaker.line_done()
 
     async def _act(
         self, npc: NpcFile, reply: Reply, actions: dict[str, dict[str, Any]]

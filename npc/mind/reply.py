@@ -1,10 +1,12 @@
 """The NPC's reply as the model writes it: one JSON object with its line and maybe an action.
 
 The model's output is constrained to `reply_schema(actions)`:
-    {"action": {"name": "none"} | {"name": "<action>", "arguments": {...}}, "say": "<line>"}
+    {"action": {"name": "none"} | {"name": "<action>", "arguments": {...}},
+     "emotion": "<one of EMOTIONS>", "say": "<line>"}
 The action comes first: a small model decides far better what to do before it has
 talked itself into something (measured: docs/benchmarks.md), and the line it then says
-fits the action. `SayStream` pulls the line out of the JSON piece by piece as it streams.
+fits the action; the emotion comes before the line so the face shows it from the first
+word (it is left out when the brain has no face to show it on). `SayStream` pulls the line out of the JSON piece by piece as it streams.
 `parse_reply` checks the whole object once complete: junk from the model is a
 BackendError, never a crash.
 """
@@ -17,10 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bridge.errors import BackendError
+from bridge.messages.dialogue import EMOTIONS
 
 BAD_OUTPUT = "bad-model-output"
 NO_ACTION = "none"  # the action name for "just talk"
 _OPENING = re.compile(r'[{,]\s*"say"\s*:\s*"')
+_EMOTION = re.compile(r'"emotion"\s*:\s*"(\w+)"')
 _ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 
 
@@ -31,6 +35,7 @@ class Reply:
     say: str
     action: str = ""
     arguments: dict[str, Any] = field(default_factory=dict)
+    emotion: str = ""  # one of EMOTIONS; "" when the schema did not ask for one
 
 
 SAY_CHARS = (80, 160, 260, 400, 600)  # longest line by verbosity 0-4, characters
@@ -38,7 +43,10 @@ SAY_MIN_CHARS = (1, 1, 1, 100, 220)  # shortest: a small model left alone stays 
 
 
 def reply_schema(
-    actions: dict[str, dict[str, Any]], max_chars: int = 400, min_chars: int = 1
+    actions: dict[str, dict[str, Any]],
+    max_chars: int = 400,
+    min_chars: int = 1,
+    emotion: bool = False,
 ) -> dict[str, Any]:
     """The JSON Schema for a reply, given each available action's parameters schema.
 
@@ -65,6 +73,8 @@ def reply_schema(
             "additionalProperties": False,
         }
         props["action"] = {"anyOf": [talk, *calls]}
+    if emotion:
+        props["emotion"] = {"enum": list(EMOTIONS)}
     say: dict[str, Any] = {"type": "string", "minLength": max(1, min_chars)}
     if max_chars:
         say["maxLength"] = max_chars
@@ -85,9 +95,12 @@ def parse_reply(raw: str, actions: dict[str, dict[str, Any]]) -> Reply:
         raise _junk(raw, f"not JSON ({e.msg} at character {e.pos})") from e
     if not isinstance(data, dict) or not isinstance(data.get("say"), str):
         raise _junk(raw, 'not an object with a "say" string')
+    feeling = data.get("emotion", "")
+    if feeling not in ("", *EMOTIONS):
+        raise _junk(raw, f"emotion {str(feeling)[:32]!r} is not one of {', '.join(EMOTIONS)}")
     call = data.get("action")
     if call is None or (isinstance(call, dict) and call.get("name") == NO_ACTION):
-        return Reply(data["say"].strip())
+        return Reply(data["say"].strip(), emotion=feeling)
     if not isinstance(call, dict) or not isinstance(call.get("name"), str):
         raise _junk(raw, '"action" is neither null nor {"name": ..., "arguments": {...}}')
     name, arguments = call["name"], call.get("arguments", {})
@@ -95,7 +108,7 @@ def parse_reply(raw: str, actions: dict[str, dict[str, Any]]) -> Reply:
         raise _junk(raw, f"action '{name[:64]}' is not one this NPC may use")
     if not isinstance(arguments, dict):
         raise _junk(raw, f"the arguments of '{name}' are not an object")
-    return Reply(data["say"].strip(), name, arguments)
+    return Reply(data["say"].strip(), name, arguments, feeling)
 
 
 def _junk(raw: str, why: str) -> BackendError:
@@ -110,6 +123,7 @@ class SayStream:
         self.raw = ""  # everything fed so far
         self._pos = -1  # where the say string's undecoded rest starts in `raw`; -1: not yet
         self._done = False
+        self.emotion = ""  # the reply's emotion, once the line has begun (it comes first)
 
     def feed(self, piece: str) -> str:
         """Add `piece`; return the part of the line it completes ("" when none)."""
@@ -121,6 +135,8 @@ class SayStream:
             if m is None:
                 return ""
             self._pos = m.end()
+            feeling = _EMOTION.search(self.raw, 0, m.start())
+            self.emotion = feeling.group(1) if feeling and feeling.group(1) in EMOTIONS else ""
         out: list[str] = []
         raw, i = self.raw, self._pos
         while i < len(raw):

@@ -1,0 +1,201 @@
+"""The NPC's voice and face for one turn: clauses in, audio, face frames and emotion out.
+
+A Speaker takes the NPC's line as it streams (text deltas), cuts it into clauses, and
+synthesises each clause on a worker thread while the model writes the next; each clip
+goes out at once as `npc-audio` chunks with its `face-frames`, all on the turn's one
+audio timeline. The engine starts playing at the first chunk; barge-in cancels the
+Speaker with the turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from bridge.errors import BridgeError, ConfigError
+from bridge.messages import Emotion, Error, FaceFrames, FaceHeader, NpcAudio
+from npc.clauses import ClauseSplitter
+from npc.face.animator import FaceAnimator
+from npc.tts.base import Clip, Tts, Voice, speak
+
+if TYPE_CHECKING:
+    from npc.talking import TalkingConversation
+
+log = logging.getLogger("npc_bridge.speaking")
+
+CHUNK_MS = 40  # NPC audio per `npc-audio` message
+FACE_BATCH = 30  # frames per `face-frames` message
+EMOTION_INTENSITY = 0.7  # how strongly a line's emotion shows when the model names it
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechOptions:
+    """How a brain speaks: frame rate of the face, and whether to animate one at all."""
+
+    fps: int = 60
+    face: bool = True
+    head: bool = True  # headYaw/Pitch/Roll channels after the 52 ARKit ones
+
+
+class Speaker:
+    """One turn's speech. `feed` text, `emotion` to change the mood, `finish` to end."""
+
+    def __init__(
+        self, conv: TalkingConversation, tts: Tts, voice: Voice, options: SpeechOptions
+    ) -> None:
+        self.conv, self.tts, self.voice, self.options = conv, tts, voice, options
+        self.rate = conv.info.audio_out_rate
+        self.turn = conv.turn
+        self.splitter = ClauseSplitter()
+        self.face = (
+            FaceAnimator(self.rate, options.fps, seed=self.turn, head=options.head)
+            if options.face
+            else None
+        )
+        self.cursor = 0  # samples of audio sent so far
+        self.header_sent = False
+        self.failed = False
+        self.timing: dict[str, float] = {}  # first clause ready -> first audio out, ms
+        self._queue: asyncio.Queue[tuple[str, float] | None] = asyncio.Queue()
+        self._task = asyncio.ensure_future(self._work())
+
+    # -- what the conversation calls ----------------------------------------------------
+
+    def feed(self, delta: str) -> None:
+        """More of the NPC's line; complete clauses go to the voice at once."""
+        for clause in self.splitter.feed(delta):
+            self._queue.put_nowait((clause, time.perf_counter()))
+
+    def line_done(self) -> None:
+        """The line in progress is complete: speak its last words too."""
+        for clause in self.splitter.flush():
+            self._queue.put_nowait((clause, time.perf_counter()))
+
+    def emotion(self, name: str, intensity: float = EMOTION_INTENSITY) -> None:
+        """The mood from here on: an `emotion` message, and the face blends into it."""
+        if self.face is not None:
+            self.face.set_emotion(name, intensity)
+        s = self.conv.info.session
+        self.conv.out.send(
+            Emotion(
+                session=s, turn=self.turn, emotion=name, intensity=intensity,
+                start_sample=self.cursor,
+            )
+        )
+
+    async def finish(self) -> None:
+        """Speak what is left and wait until every clip and face frame is out."""
+        self.line_done()
+        self._queue.put_nowait(None)
+        await self._task
+
+    def cancel(self) -> None:
+        self._task.cancel()
+
+    # -- the worker ---------------------------------------------------------------------
+
+    async def _work(self) -> None:
+        while (item := await self._queue.get()) is not None:
+            clause, ready = item
+            if self.failed:
+                continue  # the voice failed once this turn: the rest is text only
+            try:
+                clips = await asyncio.to_thread(_synthesise, self.tts, clause, self.voice, self.rate)
+            except BridgeError as e:
+                self.failed = True
+                log.warning("speech failed: %s", e)
+                self.conv.out.send(Error.of(e, session=self.conv.info.session, stage="tts"))
+                continue
+            for clip in clips:
+                self._send(clip)
+                if "first_audio" not in self.timing:
+                    self.timing["first_audio"] = round((time.perf_counter() - ready) * 1000, 3)
+        if self.face is not None and self.cursor:
+            self._frames(*self.face.finish())
+
+    def _send(self, clip: Clip) -> None:
+        """One clip out: its face frames, then its audio in chunks, from the cursor on."""
+        if self.face is not None:
+            self._frames(*self.face.feed(clip.pcm, clip.phones))
+        conv, s = self.conv, self.conv.info.session
+        step = self.rate * CHUNK_MS // 1000
+        if conv.play_start is None:
+            conv.play_start = time.monotonic()
+        for i in range(0, len(clip.pcm), step):
+            chunk = clip.pcm[i : i + step]
+            conv.out.send(
+                NpcAudio(
+                    session=s, turn=self.turn, sample_rate=self.rate,
+                    start_sample=self.cursor, pcm=chunk.astype("<i2").tobytes(),
+                )
+            )
+            self.cursor += len(chunk)
+            conv.sent_samples = self.cursor
+
+    def _frames(self, times: np.ndarray, weights: np.ndarray) -> None:
+        assert self.face is not None
+        s = self.conv.info.session
+        if not self.header_sent:
+            self.conv.out.send(
+                FaceHeader(
+                    session=s, turn=self.turn, channels=list(self.face.channels),
+                    fps=float(self.options.fps), sample_rate=self.rate,
+                )
+            )
+            self.header_sent = True
+        for i in range(0, len(times), FACE_BATCH):
+            tb = np.ascontiguousarray(times[i : i + FACE_BATCH], dtype="<i8")
+            wb = np.ascontiguousarray(weights[i : i + FACE_BATCH], dtype="<f4")
+            self.conv.out.send(
+                FaceFrames(
+                    session=s, turn=self.turn, count=len(tb), times=tb.tobytes(),
+                    weights=wb.tobytes(),
+                )
+            )
+
+
+def _synthesise(tts: Tts, text: str, voice: Voice, rate: int) -> list[Clip]:
+    return list(speak(tts, text, voice, rate))
+
+
+class Voices:
+    """A brain's voice: the TTS backend, loaded and warmed at start, a Speaker per turn."""
+
+    def __init__(self, tts: Tts | Callable[[], Tts], options: SpeechOptions | None = None) -> None:
+        self._tts = tts if isinstance(tts, Tts) else None
+        self._load = None if isinstance(tts, Tts) else tts
+        self.options = options or SpeechOptions()
+
+    @property
+    def tts(self) -> Tts:
+        if self._tts is None:
+            raise RuntimeError("Voices.start() has not loaded the TTS backend")
+        return self._tts
+
+    async def start(self, voices: dict[str, Voice], progress: Callable[[str], None]) -> None:
+        """Load the backend and check and warm every NPC's voice (`voices`: by where from)."""
+        if self._tts is None and self._load is not None:
+            began = time.perf_counter()
+            progress("loading the voice...")
+            self._tts = await asyncio.to_thread(self._load)
+            progress(f"voice {self._tts.name} ready in {time.perf_counter() - began:.1f} s")
+        for where, voice in voices.items():
+            try:
+                self.tts.check(voice)
+            except BridgeError as e:
+                raise ConfigError(f"{where}: {e.reason}") from e
+        for voice in {v: None for v in voices.values()}:
+            await asyncio.to_thread(self.tts.warm, voice)
+
+    def speaker(self, conv: TalkingConversation, voice: Voice) -> Speaker:
+        return Speaker(conv, self.tts, voice, self.options)
+
+    def close(self) -> None:
+        if self._tts is not None:
+            self._tts.close()
