@@ -4,7 +4,8 @@ The brain is the hangar's config (sample_game/hangar.toml): it hears for real (S
 Whisper) and thinks for real (the embedded Qwen2.5-Coder-0.5B through llama.cpp): NPCs
 answer in character from their lore and memory, hand out supplies (a Python action),
 paint the mech (an engine action that changes the world), and refuse what they may not
-do. Speaking (TTS and face) comes with issue 5: replies are text for now.
+do; and they speak (the embedded piper voice, clause by clause) with ARKit face frames
+and the line's emotion. Each spoken turn is saved as a WAV with its face frames.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from plugin_stubs.record import save_turn
 from plugin_stubs.wav import read_wav, with_silence
 from sample_game import CONFIG, HERE
 
+TURN_S = 120.0  # a whole turn, spoken: generous, as a busy 2-core machine can be slow
 # The engine actions the hangar declares (the same as the action scenarios use).
 ENGINE_ACTIONS = json.loads((HERE / "scenarios" / "actions.json").read_text())["engine_actions"]
 
@@ -87,7 +89,7 @@ async def play(out: Path) -> list[tuple[str, str, float, float]]:
                     voice = with_silence(read_wav(HERE / "player_lines" / line), 1.0)
                     print(f"player -> {who}: ({voice.seconds:.1f} s of microphone audio)")
                     await session.stream(voice, realtime=True, end=False)
-                turn = await session.turn()
+                turn = await session.turn(timeout=TURN_S)
                 wall = (time.perf_counter() - started) * 1000
                 _report(who, turn)
                 if turn.audio:
@@ -112,9 +114,11 @@ def _report(who: str, turn: Turn) -> None:
         print(f"  {who} acts: {call.name}({call.arguments})")
     print(f"  {who}: {turn.text}")
     if turn.audio:
-        jaw = turn.face_at(int(0.3125 * turn.sample_rate))[turn.channels.index("jawOpen")]
+        ms = turn.end.latency_ms if turn.end is not None else {}
         secs = len(turn.audio) / 2 / turn.sample_rate
+        feeling = ", ".join(e.emotion for e in turn.emotions) or "none"
         print(
-            f"  {who} voice: {secs:.2f} s at {turn.sample_rate} Hz, "
-            f"{len(turn.face_times)} face frames, jawOpen {jaw:.2f} at 0.31 s"
+            f"  {who} voice: {secs:.2f} s at {turn.sample_rate} Hz, {len(turn.face_times)} "
+            f"face frames x {len(turn.channels)} channels, emotion {feeling}; first audio "
+            f"{ms.get('first_audio', 0):.0f} ms after its clause was written"
         )

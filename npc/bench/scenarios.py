@@ -69,6 +69,7 @@ class Outcome:
     got: dict[str, Any] | None
     line: str
     correct: bool
+    latency_ms: dict[str, float] = field(default_factory=dict)  # the turn-end's breakdown
 
 
 def load(path: Path = SCENARIOS) -> dict[str, Any]:
@@ -120,8 +121,12 @@ async def run_scenarios(brain: Brain, data: dict[str, Any] | None = None) -> lis
         got = _python_call(out) if not calls else {
             "name": calls[0].name, "arguments": calls[0].arguments}
         expected = sc["expect"]
+        ends = [m for m in out.messages if isinstance(m, TurnEnd)]
         results.append(
-            Outcome(sc["npc"], sc["player"], expected, got, out.line, matches(expected, got))
+            Outcome(
+                sc["npc"], sc["player"], expected, got, out.line, matches(expected, got),
+                dict(ends[-1].latency_ms) if ends else {},
+            )
         )
     return results
 
