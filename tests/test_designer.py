@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from bridge.errors import DesignerError
+from bridge.errors import ConfigError, DesignerError
 from npc import steer
 from npc.designer import Designs, Example, Reload, load_npc, load_npcs, run_action
-from npc.designer.persona import LINE_DEFAULTS
+from npc.designer.persona import LINE_DEFAULTS, check_voice
+from npc.tts import Voice, build_tts
+from sample_game import NPCS_DIR
 
 BRAKKA = """\
 # Hangar Bay 7's mechanic.
@@ -65,6 +67,7 @@ def write(path: Path, text: str) -> Path:
 def test_an_npc_file_with_every_key(tmp_path: Path) -> None:
     npc = load_npc(write(tmp_path / "brakka.toml", BRAKKA))
     assert (npc.id, npc.name, npc.voice) == ("brakka", "Brakka", "en_US-ryan-low")
+    assert npc.tts == Voice("en_US-ryan-low")  # a plain name: the voice's own speed and pitch
     assert npc.persona.startswith("You are Brakka") and not npc.persona.endswith("\n")
     assert npc.knowledge == ("common", "hangar", "mechs")
     assert npc.actions == ("paint_mech",)
@@ -84,6 +87,7 @@ def test_an_npc_file_with_every_key(tmp_path: Path) -> None:
 def test_a_minimal_npc_file_gets_defaults(tmp_path: Path) -> None:
     npc = load_npc(write(tmp_path / "g.toml", 'id = "guard"\nname = "Sgt Okoro"\npersona = "Sec."'))
     assert (npc.voice, npc.interruptible, npc.knowledge, npc.actions) == ("", True, (), ())
+    assert npc.tts == Voice()
     assert npc.steer == steer.DEFAULTS
     assert npc.lines == LINE_DEFAULTS
     assert npc.examples == ()
@@ -120,6 +124,61 @@ def test_a_broken_npc_file_names_the_line_and_why(
     assert (caught.value.path, caught.value.line) == (str(path), line)
     where = f"{path}:{line}" if line else str(path)
     assert str(caught.value).startswith(f"{where}: ")
+
+
+VOICE_TABLE = """\
+id = "guard"
+name = "Sergeant Okoro"
+persona = "Dock security."
+
+[voice]
+name = "en-gb"
+speed = 0.9
+pitch = -3.5
+"""
+
+
+def test_a_voice_table_sets_name_speed_and_pitch(tmp_path: Path) -> None:
+    npc = load_npc(write(tmp_path / "guard.toml", VOICE_TABLE))
+    assert npc.tts == Voice("en-gb", 0.9, -3.5) and npc.voice == "en-gb"
+    inline = VOICE_TABLE[: VOICE_TABLE.index("[voice]")] + "voice = { speed = 1.25 }\n"
+    assert load_npc(write(tmp_path / "inline.toml", inline)).tts == Voice("", 1.25, 0.0)
+    assert {n.tts for n in load_npcs(NPCS_DIR)} == {Voice("joe-us")}  # the sample game's
+
+
+@pytest.mark.parametrize(
+    ("change", "line", "reason"),
+    [
+        (("speed = 0.9", "speed = 3"), 7, "voice `speed` must be a number 0.5 to 2, got 3"),
+        (("pitch = -3.5", 'pitch = "low"'), 8, "`pitch` must be a number -12 to 12, got a string"),
+        (("pitch = -3.5", "pitch = 12.5"), 8, "`pitch` must be a number -12 to 12, got 12.5"),
+        (("speed = 0.9", "speed = true"), 7, "got true/false"),
+        (("speed = 0.9", "sped = 0.9"), 7, "unknown key 'sped' (did you mean 'speed'?)"),
+        (('name = "en-gb"', "name = 4"), 6, "`name` must be a string, got an integer"),
+        ((VOICE_TABLE[VOICE_TABLE.index("[voice]") :], "voice = 7"), 5, "`voice` must be a name"),
+    ],
+)
+def test_a_broken_voice_names_the_line(
+    tmp_path: Path, change: tuple[str, str], line: int, reason: str
+) -> None:
+    assert change[0] in VOICE_TABLE
+    path = write(tmp_path / "guard.toml", VOICE_TABLE.replace(change[0], change[1], 1))
+    with pytest.raises(DesignerError) as caught:
+        load_npc(path)
+    assert reason in caught.value.why
+    assert caught.value.line == line
+
+
+def test_a_voice_the_tts_backend_lacks_is_a_designer_error(tmp_path: Path) -> None:
+    try:
+        espeak = build_tts("espeak")
+    except ConfigError as e:
+        pytest.skip(f"espeakng-loader is not installed: {e.reason}")
+    path = write(tmp_path / "guard.toml", VOICE_TABLE)
+    check_voice(load_npc(path), VOICE_TABLE, espeak.check)  # en-gb: espeak has it
+    text = VOICE_TABLE.replace('"en-gb"', '"klingon"')
+    with pytest.raises(DesignerError, match=r"guard\.toml:6: tts espeak: no voice 'klingon'"):
+        check_voice(load_npc(write(path, text)), text, espeak.check)
 
 
 def test_a_truncated_file_points_at_its_last_line(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ from npc import steer
 from npc.designer.actions import ActionSpec
 from npc.designer.toml_lines import Key, error_line, line_of
 from npc.designer.validate import validate
+from npc.tts.base import PITCH_RANGE, SPEED_RANGE, Voice
 
 KEYS = (
     "id",
@@ -30,6 +31,7 @@ KEYS = (
     "examples",
 )
 EXAMPLE_KEYS = ("player", "npc", "action", "arguments")
+VOICE_KEYS = ("name", "speed", "pitch")
 # What the NPC says when the brain has nothing better; NPC files override them in [lines].
 LINE_DEFAULTS = {
     "action_failed": "Hm. That didn't work. Let me think of something else.",
@@ -58,7 +60,8 @@ class NpcFile:
     name: str
     persona: str
     path: Path
-    voice: str = ""  # a TTS voice name; "" for the TTS backend's default
+    voice: str = ""  # the TTS voice name (tts.name); "" for the TTS backend's default
+    tts: Voice = field(default_factory=Voice)  # voice name, speed and pitch for speak()
     steer: dict[str, int] = field(default_factory=lambda: dict(steer.DEFAULTS))
     knowledge: tuple[str, ...] = ()  # lore tags this NPC knows about
     actions: tuple[str, ...] = ()  # Python actions it may call
@@ -114,6 +117,14 @@ def check_unique(npc: NpcFile, others: list[NpcFile]) -> None:
             raise DesignerError(npc.path, line, f"id '{npc.id}' is already used by {other.path}")
 
 
+def check_voice(npc: NpcFile, text: str, check: Callable[[Voice], None]) -> None:
+    """Refuse an NPC whose voice the TTS backend cannot speak; `check` is `Tts.check`."""
+    try:
+        check(npc.tts)
+    except BridgeError as e:
+        raise DesignerError(npc.path, line_of(text, "voice", "name"), e.reason) from e
+
+
 def check_actions(
     npc: NpcFile, text: str, actions: Mapping[str, ActionSpec], folder: object
 ) -> None:
@@ -161,12 +172,14 @@ class _Reader:
                 f"digits, '_', '.', '-' (at most {MAX_ID_LENGTH})",
                 "id",
             )
+        tts = self.voice(data)
         return NpcFile(
             id=npc_id,
             name=self.string(data, "name"),
             persona=self.string(data, "persona"),
             path=self.path,
-            voice=self.string(data, "voice", empty_ok=True) if "voice" in data else "",
+            voice=tts.name,
+            tts=tts,
             steer=self.steer(data.get("steer", {})),
             knowledge=self.strings(data, "knowledge"),
             actions=self.strings(data, "actions"),
@@ -216,6 +229,33 @@ class _Reader:
             except BridgeError as e:
                 raise self.fail(e.reason, "steer", name) from e
         return steer.merge(steer.DEFAULTS, table)
+
+    def voice(self, data: dict[str, Any]) -> Voice:
+        """`voice = "name"`, or a [voice] table of name, speed and pitch."""
+        value = data.get("voice", "")
+        if isinstance(value, str):
+            return Voice(self.string(data, "voice", empty_ok=True) if "voice" in data else "")
+        if not isinstance(value, dict):
+            raise self.fail(
+                f'`voice` must be a name ("joe-us") or a [voice] table, got {_kind(value)}',
+                "voice",
+            )
+        self.known(value, VOICE_KEYS, "voice")
+        name = self.string(value, "name", "voice", empty_ok=True) if "name" in value else ""
+        speed = self.voice_number(value, "speed", SPEED_RANGE, 1.0)
+        pitch = self.voice_number(value, "pitch", PITCH_RANGE, 0.0)
+        return Voice(name, speed, pitch)
+
+    def voice_number(
+        self, table: dict[str, Any], key: str, limits: tuple[float, float], default: float
+    ) -> float:
+        value, (low, high) = table.get(key, default), limits
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not number or not low <= value <= high:
+            got = f"{value:g}" if number else _kind(value)
+            reason = f"voice `{key}` must be a number {low:g} to {high:g}, got {got}"
+            raise self.fail(reason, "voice", key)
+        return float(value)
 
     def lines(self, value: Any) -> dict[str, str]:
         table = self.table(value, "lines")

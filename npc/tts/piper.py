@@ -14,7 +14,16 @@ import numpy as np
 from bridge.errors import BackendError, ConfigError
 from npc.registry import require
 from npc.tts import piper_align
-from npc.tts.base import Clip, Tts, TtsCapabilities, Voice, ratio, resample_pcm, scale_phones
+from npc.tts.base import (
+    Clip,
+    Tts,
+    TtsCapabilities,
+    Voice,
+    check_settings,
+    ratio,
+    resample_pcm,
+    scale_phones,
+)
 
 log = logging.getLogger("npc_bridge.tts")
 
@@ -88,11 +97,9 @@ class PiperTts(Tts):
         return sorted(NAMED)
 
     def check(self, voice: Voice) -> None:
-        if voice.name.endswith(".onnx"):
-            super().check(Voice("", voice.speed, voice.pitch))
+        check_settings(voice)
+        if voice.name:
             self._files(voice.name)
-        else:
-            super().check(voice)
 
     def _files(self, name: str) -> tuple[Path, Path]:
         if name in NAMED:
