@@ -12,9 +12,9 @@ import sys
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from bridge.errors import BridgeError
-from npc.cli import bench, demo, keys, serve, talk
+from npc.cli import bench, demo, face, keys, serve, talk
 
-COMMANDS = (serve, talk, demo, bench, keys)
+COMMANDS = (serve, talk, demo, bench, face, keys)
 
 
 def parser() -> argparse.ArgumentParser:

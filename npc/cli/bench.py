@@ -57,6 +57,7 @@ def add_parser(sub: Any) -> None:
     a.set_defaults(run=_asr)
     _add_brain(targets)
     _add_rag(targets)
+    _add_face(targets)
 
 
 def _add_brain(targets: Any) -> None:
@@ -93,6 +94,30 @@ def _add_rag(targets: Any) -> None:
     )
     add_arguments(r)
     r.set_defaults(run=_rag)
+
+
+def _add_face(targets: Any) -> None:
+    from npc.bench.face import add_arguments
+
+    f = targets.add_parser(
+        "face",
+        help="face animation: NPC faces per CPU core at 60 fps, audio-to-face sync",
+        description=(
+            "Speaks a set of NPC lines with the TTS (embedded piper by default), then times "
+            "the face animator (phonemes, loudness, emotion, blinks, gaze, head) over about "
+            "20 s of speech on one thread against the plain loudness jaw as a baseline, and "
+            "measures per line the lag (in frames) that best aligns jawOpen with the audio's "
+            "loudness envelope, with phonemes, audio only, and on recorded lines."
+        ),
+    )
+    add_arguments(f)
+    f.set_defaults(run=_face)
+
+
+def _face(args: argparse.Namespace) -> int:
+    from npc.bench.face import run_from_args
+
+    return run_from_args(args)
 
 
 def _rag(args: argparse.Namespace) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+# The order of Apple's BlendShapeLocation list and of Unreal's EARFaceBlendShape, which
+# the Live Link Face packet follows: jawLeft before jawRight, mouthLeft before mouthRight.
 ARKIT_BLENDSHAPES: tuple[str, ...] = (
     "eyeBlinkLeft",
     "eyeLookDownLeft",
@@ -18,14 +20,14 @@ ARKIT_BLENDSHAPES: tuple[str, ...] = (
     "eyeSquintRight",
     "eyeWideRight",
     "jawForward",
-    "jawRight",
     "jawLeft",
+    "jawRight",
     "jawOpen",
     "mouthClose",
     "mouthFunnel",
     "mouthPucker",
-    "mouthRight",
     "mouthLeft",
+    "mouthRight",
     "mouthSmileLeft",
     "mouthSmileRight",
     "mouthFrownLeft",
@@ -58,3 +60,6 @@ ARKIT_BLENDSHAPES: tuple[str, ...] = (
 )
 assert len(ARKIT_BLENDSHAPES) == 52
 INDEX = {name: i for i, name in enumerate(ARKIT_BLENDSHAPES)}
+
+# Head rotation channels as Live Link Face names them, -1..1, after the 52 when sent.
+HEAD_CHANNELS: tuple[str, ...] = ("headYaw", "headPitch", "headRoll")
