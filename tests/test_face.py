@@ -166,6 +166,17 @@ def test_emotion_blends_in_over_time_and_speech_keeps_the_lips() -> None:
         face.set_emotion("joy", 1.5)
 
 
+def test_emotion_set_mid_turn_starts_where_the_next_clip_starts() -> None:
+    face = FaceAnimator(RATE, head=False)
+    t1, w1 = face.idle(RATE)  # frames up to ~0.8 s come back; the rest wait for more audio
+    face.set_emotion("sadness", 1.0)
+    t2, w2 = face.idle(RATE)
+    t, w = np.concatenate([t1, t2]), np.concatenate([w1, w2])
+    frown = w[:, INDEX["mouthFrownLeft"]]
+    assert t1[-1] < RATE and frown[t < RATE].max() == 0.0
+    assert frown[t >= RATE + 0.3 * RATE].min() > 0.5
+
+
 def test_blinks_at_plausible_intervals_and_seeded() -> None:
     times, w = FaceAnimator(RATE, seed=5).idle(60 * RATE)
     blink = w[:, INDEX["eyeBlinkLeft"]]

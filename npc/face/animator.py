@@ -58,8 +58,13 @@ class FaceAnimator:
         self._life = Life(rate, seed)
 
     def set_emotion(self, emotion: str, intensity: float) -> None:
-        """Ease toward `emotion` at `intensity` (0..1) from the next frame returned."""
-        self._emotion.set(int(self._time(self._next)), emotion_face(emotion, intensity))
+        """Ease toward `emotion` at `intensity` (0..1) from where the next clip will start.
+
+        That is the end of the audio fed so far (the `start_sample` of the turn's `emotion`
+        message), or the next frame to return if that is later; ValueError on a bad value.
+        """
+        at = max(self._end, int(self._time(self._next)))
+        self._emotion.set(at, emotion_face(emotion, intensity))
 
     def feed(self, pcm: np.ndarray, phones: Sequence[PhoneLike]) -> tuple[np.ndarray, np.ndarray]:
         """Append a clip (int16 at `rate`; phones relative to it, may be []); the frames now final.
