@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from npc.cli import COMMANDS, main
+from npc.face.livelink import LIVE_LINK_CHANNELS, decode_packet
 
 BIN = Path(sys.executable).parent / "npc-bridge"
 SPEECH = Path(__file__).parent / "data" / "speech"
@@ -129,6 +130,27 @@ def test_talk_wav_is_heard_and_saves_audio_face_and_messages(
     assert max(f["weights"][face["channels"].index("jawOpen")] for f in face["frames"]) > 0
     saved = json_lines((out / "messages.jsonl").read_text())
     assert [m["type"] for m in saved] == [m["type"] for m in msgs[1:]]
+
+
+def test_talk_plays_the_face_to_live_link_over_udp(server: str) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        udp.bind(("127.0.0.1", 0))
+        udp.settimeout(PROC_WAIT)
+        port = udp.getsockname()[1]
+        done = cli("talk", "--connect", server, "--wav", str(SPEECH / "paint_red.wav"),
+                   "--livelink", f"127.0.0.1:{port}", "--livelink-subject", "Brakka")
+        assert done.returncode == 0, done.stderr
+        sent = int(re.findall(r"sent (\d+) face frames to Live Link", done.stderr)[0])
+        frames = [decode_packet(udp.recv(2048)) for _ in range(sent)]
+    assert sent > 60 and {f.subject for f in frames} == {"Brakka"}
+    assert [f.frame for f in frames] == sorted(f.frame for f in frames)
+    jaw = LIVE_LINK_CHANNELS.index("jawOpen")
+    assert max(f.values[jaw] for f in frames) > 0.1
+
+
+def test_talk_refuses_a_bad_live_link_address(server: str) -> None:
+    done = cli("talk", "--connect", server, "--text", "hi", "--livelink", "nowhere")
+    assert done.returncode == 2 and "HOST:PORT" in done.stderr
 
 
 def test_talk_to_an_unknown_npc_fails_plainly(server: str) -> None:

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from bridge.config import DEFAULT_BIND
 from bridge.errors import ConfigError
 from bridge.messages import ActionCall, Message
 from plugin_stubs.client import ClientCurve, EngineClient
+from plugin_stubs.playback import Turn
 from plugin_stubs.record import describe, save_turn
 from plugin_stubs.wav import read_wav
 
@@ -57,6 +59,15 @@ def add_parser(sub: Any) -> None:
         help="save the NPC audio (npc.wav), face frames (face.json) and all "
         "messages (messages.jsonl) into this folder",
     )
+    p.add_argument(
+        "--livelink",
+        metavar="HOST:PORT",
+        help="also play the NPC's face frames in real time as Live Link Face UDP packets "
+        "to Unreal's Live Link (e.g. 127.0.0.1:11111), after the reply arrives",
+    )
+    p.add_argument(
+        "--livelink-subject", default="NPC", help="Live Link subject name (default NPC)"
+    )
     p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the reply")
     p.add_argument("--server-key", type=Path, help="server's public .key (CURVE)")
     p.add_argument("--client-key", type=Path, help="this engine's .key_secret (CURVE)")
@@ -75,6 +86,8 @@ async def _talk(args: argparse.Namespace) -> int:
             raise ConfigError("CURVE needs both --server-key and --client-key")
         curve = ClientCurve(args.client_key, args.server_key)
     audio = read_wav(args.wav) if args.wav else None
+    if args.livelink:
+        _address(args.livelink)  # a bad address fails now, not after the reply
     client = EngineClient(args.connect, name="npc-bridge-talk", curve=curve)
     try:
         await client.connect(timeout=min(args.timeout, 10.0))
@@ -103,6 +116,9 @@ async def _talk(args: argparse.Namespace) -> int:
         if args.out:
             save_turn(args.out, turn)
             print(f"saved to {args.out}", file=sys.stderr)
+        if args.livelink and len(turn.face_times):
+            sent = await asyncio.to_thread(_live_link, args, turn)
+            print(f"sent {sent} face frames to Live Link at {args.livelink}", file=sys.stderr)
         await session.close()
     except TimeoutError:
         print(
@@ -112,6 +128,28 @@ async def _talk(args: argparse.Namespace) -> int:
     finally:
         await client.close()
     return 0 if turn.end is not None and turn.end.reason == "done" else 1
+
+
+def _live_link(args: argparse.Namespace, turn: Turn) -> int:
+    """Play the turn's face to Live Link on a real-time clock from now (blocking)."""
+    from npc.face.livelink import LiveLinkSender
+
+    host, port = _address(args.livelink)
+    sender = LiveLinkSender(host, port, subject=args.livelink_subject, fps=int(turn.fps))
+    try:
+        return sender.send(
+            turn.channels, turn.face_times, turn.face_weights, turn.sample_rate,
+            start=time.monotonic(),
+        )
+    finally:
+        sender.close()
+
+
+def _address(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"--livelink wants HOST:PORT (e.g. 127.0.0.1:11111), got {text!r}")
+    return host, int(port)
 
 
 def _show(msg: Message | None, as_json: bool) -> None:
