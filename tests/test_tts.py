@@ -104,18 +104,25 @@ def test_piper_phones_are_timed_ipa_covering_each_clip(piper: Tts) -> None:
     assert clips[1].phones[0].symbol == PAUSE  # the start of a sentence is silence
 
 
-def test_piper_speed_shortens_in_proportion(piper: Tts) -> None:
-    normal = len(audio(piper, LONG, Voice()))
-    fast = len(audio(piper, LONG, Voice(speed=1.5)))
-    assert 0.58 < fast / normal < 0.75, (fast, normal)
+@pytest.fixture
+def steady(piper: Tts, monkeypatch: pytest.MonkeyPatch) -> Tts:
+    """The piper voice with the same phoneme durations on every run (no timing noise)."""
+    monkeypatch.setattr(piper, "timing_noise", 0.0)
+    return piper
 
 
-def test_piper_pitch_raises_f0_and_keeps_the_duration(piper: Tts) -> None:
-    normal, higher = audio(piper, THREE, Voice()), audio(piper, THREE, Voice(pitch=4))
+def test_piper_speed_shortens_in_proportion(steady: Tts) -> None:
+    normal = len(audio(steady, THREE, Voice()))
+    fast = len(audio(steady, THREE, Voice(speed=1.5)))
+    assert 0.6 < fast / normal < 0.72, (fast, normal)
+
+
+def test_piper_pitch_raises_f0_and_keeps_the_duration(steady: Tts) -> None:
+    normal, higher = audio(steady, THREE, Voice()), audio(steady, THREE, Voice(pitch=4))
     ratio = f0(higher, 22050) / f0(normal, 22050)
     assert 2 ** (2.5 / 12) < ratio < 2 ** (5.5 / 12), ratio  # +4 semitones is x1.26
     assert abs(len(higher) / len(normal) - 1) < 0.05, (len(higher), len(normal))
-    clip = next(piper.synthesize("Fine.", Voice(pitch=4)))
+    clip = next(steady.synthesize("Fine.", Voice(pitch=4)))
     assert_covers(clip)  # phones moved with the resampling
 
 
@@ -127,7 +134,7 @@ def test_speak_resamples_to_the_engine_rate_with_phones_scaled(piper: Tts, rate:
     assert len(out.pcm) == math.ceil(len(clip.pcm) * rate / 22050)
     assert [p.symbol for p in out.phones] == [p.symbol for p in clip.phones]
     for before, after in zip(clip.phones, out.phones, strict=True):
-        assert abs(after.start - before.start * rate / 22050) <= 1
+        assert abs(after.start - before.start * rate / 22050) <= 2
     assert_covers(out)
     clips = list(speak(piper, THREE, Voice(), rate))
     assert len(clips) == 3 and all(c.rate == rate for c in clips)
