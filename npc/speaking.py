@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bridge.errors import BridgeError, ConfigError
+from bridge.errors import BridgeError
 from bridge.messages import Emotion, Error, FaceFrames, FaceHeader, NpcAudio
 from npc.clauses import ClauseSplitter
+from npc.designer.persona import NpcFile, check_voice
 from npc.face.animator import FaceAnimator
 from npc.tts.base import Clip, Tts, Voice, speak
 
@@ -106,7 +107,9 @@ class Speaker:
             if self.failed:
                 continue  # the voice failed once this turn: the rest is text only
             try:
-                clips = await asyncio.to_thread(_synthesise, self.tts, clause, self.voice, self.rate)
+                clips = await asyncio.to_thread(
+                    _synthesise, self.tts, clause, self.voice, self.rate
+                )
             except BridgeError as e:
                 self.failed = True
                 log.warning("speech failed: %s", e)
@@ -178,19 +181,17 @@ class Voices:
             raise RuntimeError("Voices.start() has not loaded the TTS backend")
         return self._tts
 
-    async def start(self, voices: dict[str, Voice], progress: Callable[[str], None]) -> None:
-        """Load the backend and check and warm every NPC's voice (`voices`: by where from)."""
+    async def start(self, npcs: list[NpcFile], progress: Callable[[str], None]) -> None:
+        """Load the backend, then check and warm every NPC's voice: an NPC file naming a
+        voice the backend does not have is a DesignerError with its file and line."""
         if self._tts is None and self._load is not None:
             began = time.perf_counter()
             progress("loading the voice...")
             self._tts = await asyncio.to_thread(self._load)
             progress(f"voice {self._tts.name} ready in {time.perf_counter() - began:.1f} s")
-        for where, voice in voices.items():
-            try:
-                self.tts.check(voice)
-            except BridgeError as e:
-                raise ConfigError(f"{where}: {e.reason}") from e
-        for voice in {v: None for v in voices.values()}:
+        for npc in npcs:
+            check_voice(npc, npc.path.read_text(encoding="utf-8"), self.tts.check)
+        for voice in {npc.tts: None for npc in npcs}:
             await asyncio.to_thread(self.tts.warm, voice)
 
     def speaker(self, conv: TalkingConversation, voice: Voice) -> Speaker:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bridge.errors import BackendError
+from bridge.errors import BackendError, DesignerError
 from bridge.messages import (
     DialogueDelta,
     DialogueFinal,
@@ -31,8 +31,9 @@ from npc.llm.base import LlmRequest
 from npc.mind.brain import MindBrain
 from npc.speaking import SpeechOptions, Voices
 from npc.tts.base import Clip, Tts, Voice
+from sample_game import HERE
 from tests.helpers import engine, run, running
-from tests.mind_helpers import FakeLlm, mind
+from tests.mind_helpers import FakeLlm, copy_game, mind
 
 LINE = (
     "Welcome back, pilot. The left actuator is shot, and the coolant lines are cracked. "
@@ -74,8 +75,10 @@ def said(text: str, emotion: str = "neutral", **extra: Any) -> str:
     return json.dumps({"action": {"name": "none"}, "emotion": emotion, "say": text, **extra})
 
 
-def speaking(llm: FakeLlm, tmp_path: Path, tts: Tts, fps: int = 60) -> MindBrain:
-    brain = mind(llm, tmp_path)
+def speaking(
+    llm: FakeLlm, tmp_path: Path, tts: Tts, fps: int = 60, game: Path = HERE
+) -> MindBrain:
+    brain = mind(llm, tmp_path, game)
     brain.voices = Voices(tts, SpeechOptions(fps=fps))
     return brain
 
@@ -208,3 +211,17 @@ def test_without_a_voice_the_brain_sends_text_only(tmp_path: Path) -> None:
     run(scenario)
 
 
+
+
+def test_an_npc_file_naming_an_unknown_voice_stops_the_start_with_its_line(
+    tmp_path: Path, piper_tts: Tts
+) -> None:
+    game = copy_game(tmp_path / "game")
+    path = game / "npcs" / "brakka.toml"
+    path.write_text(path.read_text().replace('voice = "joe-us"', 'voice = "joe-uk"'))
+    brain = speaking(FakeLlm(said("Hi.")), tmp_path, piper_tts, game=game)
+    with pytest.raises(DesignerError) as e:
+        run(brain.start)
+    assert str(path) in str(e.value) and "joe-uk" in str(e.value) and "joe-us" in str(e.value)
+    line = path.read_text().splitlines().index('voice = "joe-uk"') + 1
+    assert f":{line}:" in str(e.value)

@@ -112,8 +112,7 @@ class MindBrain(Brain):
             took = time.perf_counter() - began
             progress(f"language model {self._llm.name} ready in {took:.1f} s")
         if self.voices is not None:
-            npcs = self.designs.npcs.values()
-            await self.voices.start({str(n.path): _voice(n) for n in npcs}, progress)
+            await self.voices.start(list(self.designs.npcs.values()), progress)
         if self.index is None and self.designs.lore:
             await self._index_lore()
         if self.options.reload_s > 0:
@@ -190,7 +189,7 @@ class MindBrain(Brain):
 
     def speaker(self, conv: MindConversation, npc: NpcFile) -> Speaker | None:
         """The voice for one turn of `conv`; None for a brain without one."""
-        return self.voices.speaker(conv, _voice(npc)) if self.voices is not None else None
+        return self.voices.speaker(conv, npc.tts) if self.voices is not None else None
 
     def search(self, text: str, tags: Collection[str]) -> list[Hit]:
         if self.index is None:
@@ -250,9 +249,3 @@ class MindBrain(Brain):
             log.warning("summary for %s/%s failed: %s", npc.id, player, e)
             return
         await asyncio.to_thread(self.memory.set_summary, npc.id, player, text, old[-1].id)
-
-
-def _voice(npc: NpcFile) -> Any:  # TEMPORARY until the NPC file carries its Voice
-    from npc.tts.base import Voice
-
-    return Voice(name=npc.voice)
