@@ -165,13 +165,24 @@ class Memory:
 
     def recent(self, npc: str, player: str, limit: int) -> list[TurnRecord]:
         """The last `limit` turns between `npc` and `player`, oldest first."""
+        rows = self._turns(npc, player, "", (), f"ORDER BY id DESC LIMIT {max(0, int(limit))}")
+        return rows[::-1]
+
+    def last(self, npc: str, player: str, role: str) -> TurnRecord | None:
+        """The latest turn of `role` between `npc` and `player`; None when there is none."""
+        rows = self._turns(npc, player, "AND role = ?", (role,), "ORDER BY id DESC LIMIT 1")
+        return rows[0] if rows else None
+
+    def _turns(
+        self, npc: str, player: str, where: str, params: tuple[Any, ...], order: str
+    ) -> list[TurnRecord]:
+        """Turns between `npc` and `player` matching `where` (SQL after the pair), in `order`."""
         with self._read() as db:
             rows = db.execute(
-                f"SELECT {_TURN_COLUMNS} FROM turns WHERE npc = ? AND player = ? "
-                "ORDER BY id DESC LIMIT ?",
-                (npc, player, max(0, limit)),
+                f"SELECT {_TURN_COLUMNS} FROM turns WHERE npc = ? AND player = ? {where} {order}",
+                (npc, player, *params),
             ).fetchall()
-        return [_record(row) for row in reversed(rows)]
+        return [_record(row) for row in rows]
 
     def count(self, npc: str, player: str) -> int:
         with self._read() as db:
@@ -201,13 +212,7 @@ class Memory:
     def since_summary(self, npc: str, player: str) -> list[TurnRecord]:
         """The turns the summary does not cover yet, oldest first."""
         upto = self.summary(npc, player).upto_id
-        with self._read() as db:
-            rows = db.execute(
-                f"SELECT {_TURN_COLUMNS} FROM turns WHERE npc = ? AND player = ? AND id > ? "
-                "ORDER BY id",
-                (npc, player, upto),
-            ).fetchall()
-        return [_record(row) for row in rows]
+        return self._turns(npc, player, "AND id > ?", (upto,), "ORDER BY id")
 
     def relationship(self, npc: str, player: str) -> dict[str, int]:
         """Every relationship value the NPC holds about the player ("trust": 20, ...)."""

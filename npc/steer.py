@@ -101,6 +101,33 @@ _MAX_TOKENS_FACTOR = (0.35, 0.5, 0.7, 1.0, 1.6)
 _TEMPERATURE_FACTOR = (0.7, 0.85, 1.0, 1.15, 1.3)
 _TOP_P_SHIFT = (-0.1, -0.05, 0.0, 0.02, 0.04)
 
+# A 0.5B model reads "be rude" or "be funny" and carries on as before (measured:
+# docs/benchmarks.md), so toxicity and humor also steer the decoding: their words get a
+# logit bias by level, and from level 3 the line must open with one of their openers (the
+# reply schema's say pattern). Level 0, every NPC's default, changes nothing.
+VOCABULARY: dict[str, tuple[str, ...]] = {
+    "toxicity": (
+        "idiot", "fool", "stupid", "useless", "pathetic", "worthless", "dumb", "clown",
+        "rookie", "amateur", "incompetent", "lazy", "hell", "damn", "crap", "pest",
+    ),
+    "humor": (
+        "joke", "jokes", "pun", "funny", "laugh", "ha", "haha", "kidding", "joking",
+        "hilarious", "witty", "grin", "wink",
+    ),
+}
+OPENERS: dict[str, tuple[str, ...]] = {
+    "toxicity": (
+        "Listen, you idiot,", "Ugh, you again?", "Are you stupid?", "Get lost, rookie.",
+        "What now, you useless clown?", "Don't waste my time, fool.",
+    ),
+    "humor": (
+        "Ha! Funny you should ask.", "Heh, here's a joke:", "Ha ha, good one!",
+        "Want to hear something funny?", "Ha! Knock knock:", "Oh, you'll laugh at this:",
+    ),
+}
+_BIAS = (0.0, 1.0, 2.0, 3.0, 4.0)  # logit added to an attribute's words, by level
+OPEN_FROM = 3  # the level from which the line opens with one of the attribute's openers
+
 
 def merge(base: Mapping[str, int], changes: Mapping[str, Any]) -> dict[str, int]:
     """`base` (missing names from DEFAULTS) with `changes` applied, in ATTRIBUTES order.
@@ -168,7 +195,8 @@ def instructions(attrs: Mapping[str, int]) -> list[str]:
 
 
 def decoding(attrs: Mapping[str, int], base: Decoding) -> Decoding:
-    """`base` with verbosity scaling max_tokens and creativity scaling temperature and top_p."""
+    """`base` with verbosity scaling max_tokens, creativity scaling temperature and top_p,
+    and toxicity and humor biasing their words (`word_bias`)."""
     full = merge(DEFAULTS, attrs)
     verbosity, creativity = full["verbosity"], full["creativity"]
     return dataclasses.replace(
@@ -176,7 +204,57 @@ def decoding(attrs: Mapping[str, int], base: Decoding) -> Decoding:
         max_tokens=max(16, round(base.max_tokens * _MAX_TOKENS_FACTOR[verbosity])),
         temperature=round(base.temperature * _TEMPERATURE_FACTOR[creativity], 3),
         top_p=round(min(1.0, max(0.05, base.top_p + _TOP_P_SHIFT[creativity])), 3),
+        word_bias=(*base.word_bias, *word_bias(full)),
     )
+
+
+def word_bias(attrs: Mapping[str, int]) -> tuple[tuple[str, float], ...]:
+    """(word, logit bias) for each attribute with a vocabulary, scaled by its level."""
+    full = merge(DEFAULTS, attrs)
+    return tuple(
+        (word, _BIAS[full[name]])
+        for name, words in VOCABULARY.items()
+        if _BIAS[full[name]]
+        for word in words
+    )
+
+
+def openers(
+    attrs: Mapping[str, int], own: Mapping[str, Sequence[str]] | None = None
+) -> tuple[str, ...]:
+    """The lines a reply must open with under `attrs` (() when free): each attribute at
+    OPEN_FROM or above adds its openers; `own` (an NPC's lists) replaces the stock ones."""
+    full = merge(DEFAULTS, attrs)
+    lists = {**OPENERS, **(own or {})}
+    out: list[str] = []
+    for name in VOCABULARY:
+        if full[name] >= OPEN_FROM:
+            out.extend(line for line in lists.get(name, ()) if line not in out)
+    return tuple(out)
+
+
+_TEXT = r'[^"\\\x00-\x1F\x7F]'  # a JSON string character that needs no escape
+_REGEX_SPECIAL = set("^$.|?*+(){}")  # written as [c]: llama.cpp's converter keeps "\\."
+
+
+def open_with(schema: dict[str, Any], lines: Sequence[str]) -> dict[str, Any]:
+    """A copy of a reply `schema` whose "say" string must begin with one of `lines` and a
+    space; its length bounds carry over. `schema` itself when `lines` is empty."""
+    say = schema.get("properties", {}).get("say")
+    if not lines or not isinstance(say, dict):
+        return schema
+    for line in lines:
+        if not line or any(c in '"\\[]' or ord(c) < 0x20 for c in line):
+            raise ValueError(f"an opener must be plain text without quotes or brackets: {line!r}")
+    shortest, longest = min(map(len, lines)), max(map(len, lines))
+    lo = max(0, int(say.get("minLength", 0)) - shortest - 1)
+    hi = max(lo + 1, int(say.get("maxLength", 600)) - longest - 1)
+    choice = "|".join("".join(f"[{c}]" if c in _REGEX_SPECIAL else c for c in line)
+                      for line in lines)
+    pattern = f"^({choice}) {_TEXT}{{{lo},{hi}}}$"
+    opened = {k: v for k, v in say.items() if k not in ("minLength", "maxLength")}
+    return {**schema, "properties": {**schema["properties"], "say": {**opened,
+                                                                   "pattern": pattern}}}
 
 
 def training_record(

@@ -46,6 +46,18 @@ def test_turns_come_back_oldest_first_per_pair(tmp_path: Path) -> None:
     memory.close()
 
 
+def test_last_finds_the_latest_turn_of_a_role(tmp_path: Path) -> None:
+    memory = Memory(tmp_path / "m.sqlite3")
+    assert memory.last("brakka", "p1", "player") is None
+    first = memory.add_turn("brakka", "p1", "player", "hello")
+    memory.add_turn("brakka", "p1", "npc", "hi")
+    memory.add_turn("brakka", "p2", "player", "someone else")
+    last = memory.last("brakka", "p1", "player")
+    assert last is not None and (last.id, last.text) == (first, "hello")
+    latest = memory.add_turn("brakka", "p1", "player", "again")
+    assert memory.last("brakka", "p1", "player").id == latest  # type: ignore[union-attr]
+
+
 def test_rolling_summary_covers_turns_up_to_its_id(tmp_path: Path) -> None:
     memory = Memory(tmp_path / "m.db")
     assert memory.summary("brakka", "p1").text == ""

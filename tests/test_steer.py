@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 from bridge.errors import ProtocolError
 from npc import steer
-from npc.llm.base import Decoding
+from npc.llm.base import Decoding, token_bias
 
 DEFAULT_LABEL = (
     "quality:4,toxicity:0,humor:0,creativity:0,helpfulness:4,"
@@ -148,3 +149,56 @@ def test_steer_log_is_flushed_per_turn_and_thread_safe(tmp_path: Path) -> None:
     lines = (tmp_path / "steer.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(lines) == 1 + 4 * 50
     assert all(json.loads(line)["type"] == "VALUE_TO_TEXT" for line in lines)
+
+
+def test_defaults_add_no_word_bias_and_no_opener() -> None:
+    assert steer.word_bias(steer.DEFAULTS) == ()
+    assert steer.openers(steer.DEFAULTS) == ()
+    assert steer.decoding(steer.DEFAULTS, Decoding()).word_bias == ()
+
+
+def test_toxicity_and_humor_bias_their_words_more_with_each_level() -> None:
+    biases = [dict(steer.word_bias({"toxicity": level})) for level in range(5)]
+    assert biases[0] == {}
+    assert set(biases[4]) == set(steer.VOCABULARY["toxicity"])
+    assert 0 < biases[1]["idiot"] < biases[2]["idiot"] < biases[4]["idiot"]
+    both = dict(steer.decoding({"toxicity": 2, "humor": 3}, Decoding()).word_bias)
+    assert both["joke"] > both["idiot"] > 0
+
+
+def test_openers_start_at_level_three_and_an_npc_list_replaces_the_stock_one() -> None:
+    assert steer.openers({"humor": 2}) == ()
+    assert steer.openers({"humor": 3}) == steer.OPENERS["humor"]
+    assert steer.openers({"toxicity": 4, "humor": 4}) == (
+        *steer.OPENERS["toxicity"], *steer.OPENERS["humor"])
+    assert steer.openers({"toxicity": 4}, {"toxicity": ["Out of my way, grease-rat."]}) == (
+        "Out of my way, grease-rat.",)
+
+
+def test_open_with_makes_the_say_pattern_keep_the_length_bounds() -> None:
+    schema = {"type": "object", "properties": {
+        "action": {"type": "null"}, "say": {"type": "string", "minLength": 30, "maxLength": 60}}}
+    opened = steer.open_with(schema, ["Ha! Got you.", "Are you (really) sure?"])
+    pattern = opened["properties"]["say"]["pattern"]
+    assert "minLength" not in opened["properties"]["say"]
+    assert opened["properties"]["action"] == schema["properties"]["action"]
+    assert schema["properties"]["say"]["minLength"] == 30  # the original is left alone
+    assert re.match(pattern, "Ha! Got you. " + "x" * 20)
+    assert re.match(pattern, "Are you (really) sure? " + "x" * 20)
+    assert not re.match(pattern, "Ha! Got you. " + "x" * 5)  # too short in all
+    assert not re.match(pattern, "Ha! Got youX " + "x" * 20)  # "." is literal
+    assert not re.match(pattern, "Hello there. " + "x" * 20)
+    assert not re.match(pattern, 'Ha! Got you. "quoted" ' + "x" * 20)
+    assert steer.open_with(schema, []) is schema
+    with pytest.raises(ValueError, match="opener"):
+        steer.open_with(schema, ['Say "hi"'])
+
+
+def test_token_bias_biases_only_words_that_are_one_token() -> None:
+    vocab = {"idiot": 1, " idiot": 2, " Idiot": 3, "ha": 4, " ha": 5}
+
+    def tokenize(text: str) -> list[int]:
+        return [vocab[text]] if text in vocab else [9, 9]
+
+    assert token_bias((("idiot", 2.0), ("ha", 1.0), ("scum", 3.0)), tokenize) == {
+        1: 2.0, 2: 2.0, 3: 2.0, 4: 1.0, 5: 1.0}

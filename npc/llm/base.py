@@ -7,7 +7,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +34,10 @@ class Decoding:
     repeat_penalty: float = 1.1
     seed: int | None = None  # None: random; tests and benchmarks fix it
     stop: tuple[str, ...] = ()
+    # (word, logit bias): >0 favours the word, <0 avoids it. A backend that can biases the
+    # tokens that spell the word whole (with and without a leading space, lower and
+    # capitalised); one that cannot ignores it.
+    word_bias: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(slots=True)
@@ -74,6 +78,21 @@ class LlmCapabilities:
     raw_prompt: bool = True  # `LlmRequest.prompt` is accepted
     prefix_reuse: bool = False  # a repeated prompt prefix is not evaluated again
     steerlm: bool = False  # the model was trained on the SteerLM prompt format
+
+
+def token_bias(
+    words: tuple[tuple[str, float], ...], tokenize: Callable[[str], Sequence[int]]
+) -> dict[int, float]:
+    """Token id -> logit bias for `Decoding.word_bias`: every spelling of a word (as is and
+    capitalised, with and without a leading space) that `tokenize` makes one token."""
+    bias: dict[int, float] = {}
+    for word, value in words:
+        for form in dict.fromkeys((word, word.capitalize())):
+            for text in (form, " " + form):
+                ids = list(tokenize(text))
+                if len(ids) == 1:
+                    bias[int(ids[0])] = bias.get(int(ids[0]), 0.0) + value
+    return bias
 
 
 class Llm(abc.ABC):

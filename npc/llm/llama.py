@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bridge.errors import BackendError, ConfigError
-from npc.llm.base import Llm, LlmCapabilities, LlmRequest
+from npc.llm.base import Llm, LlmCapabilities, LlmRequest, token_bias
 from npc.llm.gguf import check_gguf, embedded_model_path
 from npc.registry import require
 
@@ -124,6 +124,7 @@ class LlamaCppLlm(Llm):
         self._format = self._chat_formatter()
         self._lock = threading.Lock()
         self._grammars: dict[str, Any] = {}
+        self._biases: dict[tuple[tuple[str, float], ...], dict[int, float]] = {}
         self._states = PrefixStates(prefix_cache_mb << 20)
         self.capabilities = LlmCapabilities(
             json_schema=True, raw_prompt=True, prefix_reuse=True, steerlm=steerlm
@@ -209,6 +210,7 @@ class LlamaCppLlm(Llm):
                 seed=d.seed,
                 stop=[*stops, *d.stop],
                 grammar=grammar,
+                logit_bias=self._logit_bias(d.word_bias),
                 stream=True,
                 stopping_criteria=self._cpp.StoppingCriteriaList([stop_early]),
             )
@@ -272,6 +274,13 @@ class LlamaCppLlm(Llm):
         # The logits of a restored state are stale: llama-cpp-python re-evaluates the last
         # prompt token before sampling only when this flag says so.
         self._llama._requires_eval = True
+
+    def _logit_bias(self, words: tuple[tuple[str, float], ...]) -> dict[int, float] | None:
+        if words and words not in self._biases:  # few keys: one per steer level combination
+            self._biases[words] = token_bias(
+                words, lambda text: self._llama.tokenize(text.encode(), add_bos=False)
+            )
+        return self._biases.get(words) or None
 
     def _grammar(self, schema: dict[str, Any]) -> Any:
         key = json.dumps(schema)  # in the schema's own order: the grammar keeps it

@@ -20,10 +20,11 @@ from typing import Any
 from bridge import errors
 from bridge.errors import BridgeError, ProtocolError
 from bridge.seam import Brain, Opened, Outbox, SessionInfo
+from npc import steer
 from npc.designer.persona import NpcFile
 from npc.designer.reload import Designs, Reload
 from npc.ears import Ears
-from npc.llm.base import ChatMessage, Decoding, Llm, LlmRequest
+from npc.llm.base import Decoding, Llm, LlmRequest
 from npc.memory import Memory
 from npc.mind import prompt
 from npc.mind.acting import available
@@ -37,6 +38,8 @@ log = logging.getLogger("npc_bridge.mind")
 
 SUMMARY_AFTER = 16  # turns past the summary before the oldest are folded into it
 SUMMARY_KEEP = 6  # recent turns kept verbatim when folding
+REGARD = "regard"  # the relationship value the player's words move
+REGARD_STEP = dict(zip(prompt.FEELINGS, (5, 0, -5), strict=True))  # per player line
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +91,8 @@ class MindBrain(Brain):
         self.own = own  # False: the LLM and ears outlive this brain (tests share them)
         self._tasks: set[asyncio.Task[None]] = set()
         self._watch: asyncio.Task[None] | None = None
-        self._summary: asyncio.Task[None] | None = None
+        self._summary: asyncio.Task[None] | None = None  # the work after a turn
+        self._judged: dict[tuple[str, str], int] = {}  # (npc, player): last line judged
 
     @property
     def llm(self) -> Llm:
@@ -209,6 +213,7 @@ class MindBrain(Brain):
         o = self.options
         base = Decoding(max_tokens=o.max_tokens, temperature=o.temperature, seed=o.seed)
         settings = steer_decoding(attrs, base)
+        schema = steer.open_with(schema, steer.openers(attrs))
         if self.llm.capabilities.steerlm:
             raw = prompt.steerlm(npc, actions, context, text, attrs)
             return LlmRequest(prompt=raw, schema=schema, decoding=settings)
@@ -222,9 +227,31 @@ class MindBrain(Brain):
             self._summary = None
 
     def summarize_later(self, npc: NpcFile, player: str) -> None:
-        """Fold old turns into the rolling summary once there are enough, in the background."""
+        """After a turn, in the background: let the player's last line move the NPC's
+        regard, then fold old turns into the rolling summary once there are enough. The
+        next turn cancels this work (`quiet`), so it never delays a reply."""
         if self._summary is None or self._summary.done():
-            self._summary = asyncio.ensure_future(self._summarize(npc, player))
+            self._summary = asyncio.ensure_future(self.reflect(npc, player))
+
+    async def reflect(self, npc: NpcFile, player: str) -> None:
+        """The work after a turn, in order: regard, then the summary."""
+        await self._regard(npc, player)
+        await self._summarize(npc, player)
+
+    async def _regard(self, npc: NpcFile, player: str) -> None:
+        """Judge how the player's last line makes the NPC feel; nudge its regard by it."""
+        line = await asyncio.to_thread(self.memory.last, npc.id, player, "player")
+        if line is None or self._judged.get((npc.id, player)) == line.id:
+            return
+        try:
+            answer = await self.llm.complete(prompt.regard(line.text))
+            step = REGARD_STEP[json.loads(answer)["feeling"]]
+        except (BridgeError, ValueError, KeyError, TypeError) as e:
+            log.warning("regard for %s/%s failed: %s", npc.id, player, e)
+            return
+        self._judged[(npc.id, player)] = line.id
+        if step:
+            await asyncio.to_thread(self.memory.change_relationship, npc.id, player, REGARD, step)
 
     async def _summarize(self, npc: NpcFile, player: str) -> None:
         turns = await asyncio.to_thread(self.memory.since_summary, npc.id, player)
@@ -232,17 +259,7 @@ class MindBrain(Brain):
             return
         old = turns[:-SUMMARY_KEEP]
         before = (await asyncio.to_thread(self.memory.summary, npc.id, player)).text
-        lines = "\n".join(f"{t.role}: {t.text}" for t in old if t.role != "action")
-        ask = (
-            f"You are {npc.name}. Summary so far: {before or '(none)'}\n"
-            f"New exchanges:\n{lines}\n"
-            "Write the updated summary of what happened with this player, in at most three "
-            "sentences, in the third person."
-        )
-        schema = {"type": "object", "properties": {"summary": {"type": "string"}},
-                  "required": ["summary"], "additionalProperties": False}
-        request = LlmRequest((ChatMessage("user", ask),), schema=schema,
-                             decoding=Decoding(max_tokens=120, temperature=0.2))
+        request = prompt.summary(npc, before, [(t.role, t.text) for t in old], self.options.seed)
         try:
             text = json.loads(await self.llm.complete(request))["summary"]
         except (BridgeError, ValueError, KeyError, TypeError) as e:

@@ -15,7 +15,7 @@ from typing import Any
 
 from npc import steer
 from npc.designer.persona import NpcFile
-from npc.llm.base import ChatMessage
+from npc.llm.base import ChatMessage, Decoding, LlmRequest
 from npc.memory import TurnRecord
 
 RULES = """\
@@ -162,3 +162,60 @@ def steerlm(
     label line, so no style instructions go in the text."""
     turns = conversation(npc, actions, context, text)
     return steer.steerlm_prompt(system_prompt(npc, actions), list(turns), attrs)
+
+
+FEELINGS = ("warmer", "same", "colder")  # how a player's line leaves the NPC
+# Few-shot examples: asked cold, the 0.5B model called plain questions "colder"; with
+# these it judged 12 of 14 other lines as a person would (docs/brain.md).
+_REGARD_SYSTEM = (
+    "You judge how a line someone says changes how the listener feels about them. "
+    "Questions, requests and small talk leave the listener the same."
+)
+_REGARD_EXAMPLES = (
+    ("What time does the canteen open?", "same"),
+    ("Thanks, that really helped me.", "warmer"),
+    ("You're a lazy, worthless idiot.", "colder"),
+    ("Can you fix my mech?", "same"),
+    ("Great work, you're brilliant.", "warmer"),
+    ("Shut up, nobody asked you.", "colder"),
+    ("Tell me about the station.", "same"),
+    ("You are amazing at your job.", "warmer"),
+    ("See you tomorrow.", "same"),
+)
+
+
+def regard(line: str) -> LlmRequest:
+    """Ask how the player's `line` leaves the listener: {"feeling": one of FEELINGS}.
+
+    The NPC is not named, so every NPC shares the prompt's head (and its KV state)."""
+
+    def ask(text: str) -> ChatMessage:
+        return ChatMessage("user", f'The player says: "{text[:300]}"\nDoes this make the '
+                                   "listener feel warmer, the same, or colder toward the player?")
+
+    messages = [ChatMessage("system", _REGARD_SYSTEM)]
+    for text, feeling in _REGARD_EXAMPLES:
+        messages += [ask(text), ChatMessage("assistant", json.dumps({"feeling": feeling}))]
+    schema = {"type": "object",
+              "properties": {"feeling": {"type": "string", "enum": list(FEELINGS)}},
+              "required": ["feeling"], "additionalProperties": False}
+    return LlmRequest((*messages, ask(line)), schema=schema,
+                      decoding=Decoding(max_tokens=12, temperature=0))
+
+
+def summary(
+    npc: NpcFile, before: str, turns: Sequence[tuple[str, str]], seed: int | None = None
+) -> LlmRequest:
+    """Ask for the rolling summary updated with `turns` ((role, text), oldest first):
+    {"summary": "..."}; action turns are left out."""
+    lines = "\n".join(f"{role}: {text}" for role, text in turns if role != "action")
+    ask = (
+        f"You are {npc.name}. Summary so far: {before or '(none)'}\n"
+        f"New exchanges:\n{lines}\n"
+        "Write the updated summary of what happened with this player, in at most three "
+        "sentences, in the third person."
+    )
+    schema = {"type": "object", "properties": {"summary": {"type": "string"}},
+              "required": ["summary"], "additionalProperties": False}
+    return LlmRequest((ChatMessage("user", ask),), schema=schema,
+                      decoding=Decoding(max_tokens=120, temperature=0.2, seed=seed))
