@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from bridge import errors
-from bridge.errors import ConfigError, ProtocolError
+from bridge.errors import BackendError, ConfigError, ProtocolError
 from npc.tts import Clip, Phone, Tts, Voice, build_tts, piper_align, speak
 from npc.tts.base import PAUSE, resample_clip
 
@@ -207,6 +207,16 @@ def test_when_patching_fails_piper_warns_and_goes_untimed(
     else:
         assert "could not patch voice.onnx for phoneme timings" in caplog.text
     assert not list(tmp_path.glob("voices/*.part"))  # no half-written model left behind
+
+
+def test_a_broken_voice_file_is_a_backend_error(tmp_path: Path) -> None:
+    model = tmp_path / "broken.onnx"
+    model.write_bytes(b"not an onnx model")
+    (tmp_path / "broken.onnx.json").write_text("{}")
+    tts = build_tts("piper", {"voice": str(model), "alignments": False})
+    with pytest.raises(BackendError, match=r"cannot load voice .*broken\.onnx") as caught:
+        tts.load()  # type: ignore[attr-defined]
+    assert caught.value.stage == "tts"
 
 
 def test_phones_from_piper_alignments() -> None:

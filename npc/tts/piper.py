@@ -139,11 +139,12 @@ class PiperTts(Tts):
             session = onnxruntime.InferenceSession(
                 str(timed_model or model), sess_options=options, providers=["CPUExecutionProvider"]
             )
-        except (OSError, ValueError, KeyError, RuntimeError) as e:
+            voice = self._piper.PiperVoice(session=session, config=config)
+            loaded = _Loaded(voice, config.sample_rate, timed_model is not None)
+        except Exception as e:  # onnxruntime's errors derive from Exception only
             raise BackendError(f"tts piper: cannot load voice {model}: {e}", stage="tts") from e
-        voice = self._piper.PiperVoice(session=session, config=config)
         log.info("piper: voice %s loaded (%s Hz)", name, config.sample_rate)
-        return _Loaded(voice, config.sample_rate, timed_model is not None)
+        return loaded
 
     def synthesize(self, text: str, voice: Voice) -> Iterator[Clip]:
         self.check(voice)
@@ -157,7 +158,7 @@ class PiperTts(Tts):
             chunks = loaded.voice.synthesize(text, syn_config=syn, include_alignments=loaded.timed)
             for chunk in chunks:  # one sentence each, made when asked for
                 yield self._clip(chunk, loaded.rate, up, down)
-        except (RuntimeError, ValueError) as e:  # onnxruntime and phonemizer failures
+        except Exception as e:  # onnxruntime's errors derive from Exception only
             raise BackendError(f"tts piper: synthesis failed: {e}", stage="tts") from e
 
     @staticmethod
