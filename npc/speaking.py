@@ -184,15 +184,17 @@ class Voices:
     async def start(self, npcs: list[NpcFile], progress: Callable[[str], None]) -> None:
         """Load the backend, then check and warm every NPC's voice: an NPC file naming a
         voice the backend does not have is a DesignerError with its file and line."""
+        began = time.perf_counter()
         if self._tts is None and self._load is not None:
-            began = time.perf_counter()
             progress("loading the voice...")
             self._tts = await asyncio.to_thread(self._load)
-            progress(f"voice {self._tts.name} ready in {time.perf_counter() - began:.1f} s")
         for npc in npcs:
             check_voice(npc, npc.path.read_text(encoding="utf-8"), self.tts.check)
-        for voice in {npc.tts: None for npc in npcs}:
+        voices = list({npc.tts: None for npc in npcs})
+        for voice in voices:
             await asyncio.to_thread(self.tts.warm, voice)
+        took = time.perf_counter() - began
+        progress(f"voice {self.tts.name} ready ({len(voices)} voice settings) in {took:.1f} s")
 
     def speaker(self, conv: TalkingConversation, voice: Voice) -> Speaker:
         return Speaker(conv, self.tts, voice, self.options)

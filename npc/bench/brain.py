@@ -3,10 +3,7 @@
 Parts (``--parts``): ``llm`` time to first token and tokens/s per backend (npc/bench/llm.py);
 ``actions`` the sample game's action scenarios through the thinking brain on the
 embedded model; ``rag`` retrieval recall@5 and latency at 10,000 chunks
-(npc/bench/rag.py); ``steer`` whether the SteerLM knobs move the output. With ``--speak``
-the brain speaks (piper voice and face, so the reply schema carries the emotion too) and
-the action part also reports how soon each reply's first audio left after its first
-clause was written, against that clause synthesised alone on an idle CPU.
+(npc/bench/rag.py); ``steer`` whether the SteerLM knobs move the output.
 """
 
 from __future__ import annotations
@@ -29,10 +26,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--parts", default=",".join(PARTS), help=f"comma list of {', '.join(PARTS)} (default all)"
     )
     p.add_argument("--seed", type=int, default=7, help="sampling seed for the brain's turns")
-    p.add_argument(
-        "--speak", action="store_true",
-        help="the brain speaks (piper + face): first-audio latency in the action part",
-    )
     p.add_argument("--json", action="store_true", help="print the figures as JSON too")
     llm_bench.add_arguments(p)
 
@@ -51,21 +44,19 @@ def run_brain_bench(args: argparse.Namespace) -> int:
         figures["rag"] = rag.run_rag_bench()
         print(rag.table(figures["rag"]))
     if "actions" in parts or "steer" in parts:
-        figures.update(asyncio.run(_brain_parts(parts, args.seed, args.speak)))
+        figures.update(asyncio.run(_brain_parts(parts, args.seed)))
     if args.json:
         print(json.dumps(figures, indent=1, default=str))
     return 0
 
 
-async def _brain_parts(parts: list[str], seed: int, speak: bool = False) -> dict[str, Any]:
+async def _brain_parts(parts: list[str], seed: int) -> dict[str, Any]:
     from npc.bench.scenarios import run_scenarios
     from npc.bench.steering import print_steering, run_steering
     from npc.designer.reload import Designs
     from npc.llm.llama import LlamaCppLlm
     from npc.memory import Memory
     from npc.mind.brain import MindBrain, MindOptions
-    from npc.speaking import Voices
-    from npc.tts.registry import build_tts
     from sample_game import HERE
 
     state = Path(tempfile.mkdtemp(prefix="npc-bench-"))
@@ -73,7 +64,6 @@ async def _brain_parts(parts: list[str], seed: int, speak: bool = False) -> dict
     brain = MindBrain(
         designs, LlamaCppLlm(n_ctx=4096), Memory(state / "memory.sqlite3"),
         options=MindOptions(seed=seed, reload_s=0, cache_dir=state),
-        voices=Voices(lambda: build_tts("piper")) if speak else None,
     )
     await brain.start()
     out: dict[str, Any] = {}
@@ -95,12 +85,6 @@ async def _brain_parts(parts: list[str], seed: int, speak: bool = False) -> dict
                 "seconds_per_scenario": took / len(results),
                 "wrong": [r.player for r in results if not r.correct],
             }
-            if speak:
-                from npc.bench.voice import first_audio, print_first_audio
-
-                assert brain.voices is not None
-                out["first_audio"] = first_audio(results, brain.voices.tts)
-                print_first_audio(out["first_audio"])
         if "steer" in parts:
             steering = await run_steering(brain)
             print_steering(steering)

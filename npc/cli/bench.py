@@ -58,6 +58,7 @@ def add_parser(sub: Any) -> None:
     _add_brain(targets)
     _add_rag(targets)
     _add_face(targets)
+    _add_tts(targets)
 
 
 def _add_brain(targets: Any) -> None:
@@ -112,6 +113,30 @@ def _add_face(targets: Any) -> None:
     )
     add_arguments(f)
     f.set_defaults(run=_face)
+
+
+def _add_tts(targets: Any) -> None:
+    from npc.bench.voice import add_arguments
+
+    t = targets.add_parser(
+        "tts",
+        help="voices: first clip and real-time factor per backend; first audio in the brain",
+        description=(
+            "Per TTS backend: time to the first clip of short clauses (warm) and the "
+            "real-time factor. Then the thinking brain on the embedded model speaks the "
+            "sample game's action scenarios: milliseconds from each line's first clause "
+            "being written to its first audio leaving, against the same clause "
+            "synthesised alone on an idle CPU."
+        ),
+    )
+    add_arguments(t)
+    t.set_defaults(run=_tts)
+
+
+def _tts(args: argparse.Namespace) -> int:
+    from npc.bench.voice import run_tts_bench
+
+    return run_tts_bench(args)
 
 
 def _face(args: argparse.Namespace) -> int:
