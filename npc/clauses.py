@@ -1,10 +1,11 @@
 """Clause splitting: cut the NPC's line into speakable pieces as its text streams in.
 
 Speech starts as soon as the first clause exists, so the first cut comes early (a short
-clause ending at a comma is enough), later cuts wait for a sentence end or a longer
-clause (prosody is better over whole phrases). A cut needs the space after the mark:
-"3.5" and "e.g." mid-word are never cut, and a stream that stops mid-clause gives the
-rest to `flush`.
+clause ending at a comma is enough, and with no mark at all the first few words go on
+their own: a short first clip is synthesised in well under 100 ms), later cuts wait for a
+sentence end or a longer clause (prosody is better over whole phrases). A cut needs the
+space after the mark: "3.5" and "e.g." mid-word are never cut, and a stream that stops
+mid-clause gives the rest to `flush`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import re
 SENTENCE_END = ".!?…"
 CLAUSE_END = ",;:—"
 FIRST_MIN_CHARS = 12  # the first clause may end at a comma once it is this long
+FIRST_MAX_CHARS = 28  # with no mark by then, the first clause ends at a space before this
 MIN_CHARS = 40  # later clauses end at a comma only past this length
 MAX_CHARS = 160  # with no mark at all, cut at the last space past this length
 
@@ -28,9 +30,11 @@ class ClauseSplitter:
         first_min: int = FIRST_MIN_CHARS,
         min_chars: int = MIN_CHARS,
         max_chars: int = MAX_CHARS,
+        first_max: int = FIRST_MAX_CHARS,
     ) -> None:
         self.pending = ""
         self.first_min, self.min_chars, self.max_chars = first_min, min_chars, max_chars
+        self.first_max = first_max
         self.count = 0  # clauses given out so far
 
     def feed(self, delta: str) -> list[str]:
@@ -61,7 +65,8 @@ class ClauseSplitter:
             mark = m.group(0).strip()[:1]
             if mark in SENTENCE_END or m.start() + 1 >= shortest:
                 return m.end()
-        if len(self.pending) > self.max_chars:
-            space = self.pending.rfind(" ", 0, self.max_chars)
+        longest = self.first_max if self.count == 0 else self.max_chars
+        if len(self.pending) > longest:
+            space = self.pending.rfind(" ", 0, longest)
             return space if space > 0 else len(self.pending)
         return 0

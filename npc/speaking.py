@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -63,6 +64,10 @@ class Speaker:
         self.header_sent = False
         self.failed = False
         self.timing: dict[str, float] = {}  # first clause ready -> first audio out, ms
+        # The model may write while this is set; it is held while the first clause is
+        # synthesised, so on a small CPU the voice the player waits for comes first.
+        self.go = threading.Event()
+        self.go.set()
         self._queue: asyncio.Queue[tuple[str, float] | None] = asyncio.Queue()
         self._task = asyncio.ensure_future(self._work())
 
@@ -71,12 +76,17 @@ class Speaker:
     def feed(self, delta: str) -> None:
         """More of the NPC's line; complete clauses go to the voice at once."""
         for clause in self.splitter.feed(delta):
-            self._queue.put_nowait((clause, time.perf_counter()))
+            self._put(clause)
 
     def line_done(self) -> None:
         """The line in progress is complete: speak its last words too."""
         for clause in self.splitter.flush():
-            self._queue.put_nowait((clause, time.perf_counter()))
+            self._put(clause)
+
+    def _put(self, clause: str) -> None:
+        if not self.timing and self._queue.empty() and not self.cursor:
+            self.go.clear()  # the first clause: the model waits until it is heard
+        self._queue.put_nowait((clause, time.perf_counter()))
 
     def emotion(self, name: str, intensity: float = EMOTION_INTENSITY) -> None:
         """The mood from here on: an `emotion` message, and the face blends into it."""
@@ -97,6 +107,7 @@ class Speaker:
         await self._task
 
     def cancel(self) -> None:
+        self.go.set()
         self._task.cancel()
 
     # -- the worker ---------------------------------------------------------------------
@@ -115,6 +126,8 @@ class Speaker:
                 log.warning("speech failed: %s", e)
                 self.conv.out.send(Error.of(e, session=self.conv.info.session, stage="tts"))
                 continue
+            finally:
+                self.go.set()
             for clip in clips:
                 self._send(clip)
                 if "first_audio" not in self.timing:

@@ -45,3 +45,10 @@ def test_a_long_run_with_no_mark_is_cut_at_a_space() -> None:
 def test_nothing_is_lost_or_reordered() -> None:
     text = 'He said "go." Then: silence; the rest — all of it — waited... Fine!'
     assert " ".join(split(text, step=1)) == text
+
+
+def test_a_first_clause_with_no_mark_is_cut_after_a_few_words() -> None:
+    s = ClauseSplitter()
+    out = s.feed("The north hangar runs on a fusion core that hums all night")
+    assert out == ["The north hangar runs on a"]  # short: its audio is ready quickly
+    assert s.feed(" long. Yes") == ["fusion core that hums all night long."]

@@ -137,3 +137,20 @@ def test_openai_options_reach_the_backend_and_the_base_class() -> None:
 def test_relative_gguf_path_is_taken_from_the_config_folder(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=re.escape(str(tmp_path / "models" / "npc.gguf"))):
         build_llm({"model": "models/npc.gguf"}, base=tmp_path)
+
+
+def test_astream_holds_the_model_while_go_is_clear() -> None:
+    llm = FakeLlm(["a", "b", "c"])
+    go = threading.Event()
+
+    async def scenario() -> list[str]:
+        got: list[str] = []
+        async for piece in llm.astream(LlmRequest(HI), go):
+            got.append(piece)
+            if piece == "a":
+                await asyncio.sleep(0.3)  # the voice is busy: the model must wait
+                assert llm.given == 1
+                go.set()
+        return got
+
+    assert asyncio.run(scenario()) == ["a", "b", "c"]

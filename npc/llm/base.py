@@ -152,10 +152,16 @@ class Llm(abc.ABC):
         if usage is not None:
             usage.total_s = time.perf_counter() - began
 
-    async def astream(self, request: LlmRequest) -> AsyncIterator[str]:
+    async def astream(
+        self, request: LlmRequest, go: threading.Event | None = None
+    ) -> AsyncIterator[str]:
         """`stream_with_retries` from the event loop: runs in a thread; cancelling the
         consumer stops it. A first piece later than `first_piece_timeout_s`, or a gap
-        longer than `stall_timeout_s`, ends it with a retryable BackendError."""
+        longer than `stall_timeout_s`, ends it with a retryable BackendError.
+
+        `go`, when given, pauses generation between pieces while it is clear: the speaking
+        stage holds the model while it synthesises a reply's first clause, so the two do
+        not share a small CPU at the moment the player is waiting for the voice."""
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[tuple[str, str | BaseException | None]] = asyncio.Queue()
         cancel = threading.Event()
@@ -164,6 +170,8 @@ class Llm(abc.ABC):
             try:
                 for piece in self.stream_with_retries(request, cancel):
                     loop.call_soon_threadsafe(queue.put_nowait, ("piece", piece))
+                    while go is not None and not go.wait(0.05) and not cancel.is_set():
+                        pass
                     if cancel.is_set():
                         break
             except BaseException as e:

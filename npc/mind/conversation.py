@@ -136,7 +136,8 @@ class MindConversation(TalkingConversation):
         first = not self.said
         if not first:  # a second line in the turn: keep the words apart
             self.out.send(DialogueDelta(session=self.info.session, turn=self.turn, text=" "))
-        async for piece in self.brain.llm.astream(request):
+        go = self.speaker.go if self.speaker is not None else None
+        async for piece in self.brain.llm.astream(request, go):
             delta = stream.feed(piece)
             if delta:
                 if first and not self.streaming:

@@ -6,9 +6,9 @@ The model's output is constrained to `reply_schema(actions)`:
 The action comes first: a small model decides far better what to do before it has
 talked itself into something (measured: docs/benchmarks.md), and the line it then says
 fits the action; the emotion comes before the line so the face shows it from the first
-word (it is left out when the brain has no face to show it on). `SayStream` pulls the line out of the JSON piece by piece as it streams.
-`parse_reply` checks the whole object once complete: junk from the model is a
-BackendError, never a crash.
+word (it is left out when the brain has no face to show it on). `SayStream` pulls the
+line out of the JSON piece by piece as it streams. `parse_reply` checks the whole object
+once complete: junk from the model is a BackendError, never a crash.
 """
 
 from __future__ import annotations
