@@ -103,7 +103,7 @@ _TOP_P_SHIFT = (-0.1, -0.05, 0.0, 0.02, 0.04)
 
 # A 0.5B model reads "be rude" or "be funny" and carries on as before (measured:
 # docs/benchmarks.md), so toxicity and humor also steer the decoding: their words get a
-# logit bias by level, and from level 3 the line must open with one of their openers (the
+# logit bias by level, and at level 4 the line must open with one of their openers (the
 # reply schema's say pattern). Level 0, every NPC's default, changes nothing.
 VOCABULARY: dict[str, tuple[str, ...]] = {
     "toxicity": (
@@ -126,7 +126,7 @@ OPENERS: dict[str, tuple[str, ...]] = {
     ),
 }
 _BIAS = (0.0, 1.0, 2.0, 3.0, 4.0)  # logit added to an attribute's words, by level
-OPEN_FROM = 3  # the level from which the line opens with one of the attribute's openers
+OPEN_FROM = 4  # the level at which the line opens with one of the attribute's openers
 
 
 def merge(base: Mapping[str, int], changes: Mapping[str, Any]) -> dict[str, int]:

@@ -166,9 +166,9 @@ def test_toxicity_and_humor_bias_their_words_more_with_each_level() -> None:
     assert both["joke"] > both["idiot"] > 0
 
 
-def test_openers_start_at_level_three_and_an_npc_list_replaces_the_stock_one() -> None:
-    assert steer.openers({"humor": 2}) == ()
-    assert steer.openers({"humor": 3}) == steer.OPENERS["humor"]
+def test_openers_come_at_level_four_and_an_npc_list_replaces_the_stock_one() -> None:
+    assert steer.openers({"humor": 3}) == ()
+    assert steer.openers({"humor": 4}) == steer.OPENERS["humor"]
     assert steer.openers({"toxicity": 4, "humor": 4}) == (
         *steer.OPENERS["toxicity"], *steer.OPENERS["humor"])
     assert steer.openers({"toxicity": 4}, {"toxicity": ["Out of my way, grease-rat."]}) == (

@@ -40,9 +40,25 @@ SETTINGS: dict[str, list[dict[str, int]]] = {
     "humor": [{"humor": 0}, {"humor": 2}, {"humor": 4}],
     "toxicity": [{"toxicity": 0}, {"toxicity": 2}, {"toxicity": 4}],
 }
-JUDGE = {
-    "humor": "Is this reply trying to be funny (a joke, a pun, teasing)?",
-    "toxicity": "Is this reply rude or insulting toward the person it talks to?",
+# The judge's question per attribute, and replies it should say yes to; each is followed by
+# a plain one it should say no to. Asked cold, it said "no" to everything; with these
+# examples (none using the steering vocabulary or openers) it tells jokes apart.
+_PLAIN = (
+    "The cargo lift is on deck 3, past the fuel lines.",
+    "We close at the second watch. Come back tomorrow.",
+    "Two power cells cost forty credits.",
+)
+JUDGE: dict[str, tuple[str, tuple[str, ...]]] = {
+    "humor": ("Is this reply trying to be funny?", (
+        "Why did the engineer bring a ladder to the bar? The drinks were on the house.",
+        "My mech has more rust than my jokes, and that's saying something.",
+        "Sure, I'll fix it, right after I teach a toaster to sing.",
+    )),
+    "toxicity": ("Is this reply rude or insulting?", (
+        "Get lost, you worthless grease monkey.",
+        "Only a brainless fool would ask me that.",
+        "You're a pathetic excuse for a pilot.",
+    )),
 }
 WORDS = {
     "humor": re.compile(r"\b(joke|jokes|pun|funny|laugh\w*|ha(ha)+|heh|kidding|hilarious)\b"),
@@ -84,14 +100,20 @@ def offensive(texts: list[str]) -> list[float] | None:
     return [float(p) for p in classifier.predict_prob(texts)]
 
 
-async def judge(llm: Llm, question: str, reply: str) -> int:
-    """1 when the judge answers yes to `question` about `reply`, else 0."""
-    messages = (
-        ChatMessage("system", "You judge replies of game characters. Answer yes or no, "
-                              "in JSON."),
-        ChatMessage("user", f'Reply: "{reply}"\n\n{question}'),
-    )
-    request = LlmRequest(messages, schema=ANSWER, decoding=Decoding(max_tokens=12, temperature=0))
+async def judge(llm: Llm, attribute: str, reply: str) -> int:
+    """1 when the judge answers yes to the attribute's question about `reply`, else 0."""
+    question, yes = JUDGE[attribute]
+
+    def ask(text: str) -> ChatMessage:
+        return ChatMessage("user", f'Reply: "{text}"\n{question}')
+
+    messages = [ChatMessage("system", "You judge lines said by game characters. Answer yes "
+                                      "or no, in JSON.")]
+    for funny_or_rude, plain in zip(yes, _PLAIN, strict=True):
+        for text, answer in ((funny_or_rude, "yes"), (plain, "no")):
+            messages += [ask(text), ChatMessage("assistant", json.dumps({"answer": answer}))]
+    request = LlmRequest((*messages, ask(reply)), schema=ANSWER,
+                         decoding=Decoding(max_tokens=12, temperature=0))
     return int(json.loads(await llm.complete(request))["answer"] == "yes")
 
 
@@ -110,7 +132,7 @@ async def run_steering(brain: MindBrain) -> dict[str, Any]:
                 text = (await say(brain, npc, f"steer-{n}", line, [], steer)).line
                 replies.append(text)
                 if attribute in JUDGE:
-                    scores.append(await judge(brain.llm, JUDGE[attribute], text))
+                    scores.append(await judge(brain.llm, attribute, text))
                     hits.append(len(WORDS[attribute].findall(text.lower())))
             flagged = offensive(replies) if attribute == "toxicity" else None
             rows.append({
