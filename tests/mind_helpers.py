@@ -15,6 +15,7 @@ from npc.memory import Memory
 from npc.mind.brain import MindBrain, MindOptions
 from npc.steer import SteerLog
 from sample_game import HERE
+from sample_game.world import ENGINE_ACTIONS
 
 GAME_PARTS = ("npcs", "actions", "lore")
 PAINT = {
@@ -30,6 +31,8 @@ PAINT = {
         },
     },
 }
+
+GIVE = ENGINE_ACTIONS["give_item"]  # the stores are the game's: an engine action
 
 
 class FakeLlm(Llm):
@@ -74,9 +77,3 @@ def mind(llm: Llm, state: Path, game: Path = HERE, **options: Any) -> MindBrain:
         steer_log=SteerLog(state / "steerlm.jsonl"),
         own=False,
     )
-
-
-def stock(brain: MindBrain) -> dict[str, int]:
-    """The stores of the hangar's action module as the brain loaded it (by path)."""
-    table: dict[str, int] = brain.designs.actions["give_item"].fn.__globals__["STOCK"]
-    return table

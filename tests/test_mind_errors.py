@@ -10,8 +10,9 @@ import pytest
 
 from bridge.errors import DesignerError, ProtocolError
 from bridge.messages import Error
+from sample_game.world import World
 from tests.helpers import engine, run, running
-from tests.mind_helpers import PAINT, FakeLlm, copy_game, mind, reply, stock
+from tests.mind_helpers import GIVE, PAINT, FakeLlm, copy_game, mind, reply
 
 GOOD = reply("Hold still, kid.")
 
@@ -39,7 +40,6 @@ def test_an_action_the_npc_may_not_use_is_never_run(tmp_path: Path) -> None:
     # The guard has no give_item: even a model that asks for it gets nothing handed out.
     llm = FakeLlm(reply("Here you go.", "give_item", item="power cell", count=2), GOOD)
     brain = mind(llm, tmp_path)
-    before = dict(stock(brain))
 
     async def scenario() -> None:
         async with running(brain) as server, engine(server) as client:
@@ -58,7 +58,6 @@ def test_an_action_the_npc_may_not_use_is_never_run(tmp_path: Path) -> None:
             assert (await s.turn()).text == "Hold still, kid."
 
     run(scenario)
-    assert before == stock(brain)
 
 
 def test_arguments_that_break_the_schema_are_refused_before_anything_runs(
@@ -66,18 +65,20 @@ def test_arguments_that_break_the_schema_are_refused_before_anything_runs(
 ) -> None:
     llm = FakeLlm(reply("Forty cells, coming up.", "give_item", item="power cell", count=40))
     brain = mind(llm, tmp_path)
-    before = dict(stock(brain))
+    world = World({"player-1": 500})
+    before = dict(world.stock)
 
     async def scenario() -> None:
         async with running(brain) as server, engine(server) as client:
-            s = await client.open_session("quartermaster")
+            s = await client.open_session(
+                "quartermaster", actions=[GIVE], on_action=world.handler("player-1"))
             await s.say("Forty power cells.")
             turn = await s.turn()
             assert [(e.code, e.stage) for e in turn.errors] == [("bad-action", "actions")]
             assert "count" in turn.errors[0].reason
 
     run(scenario)
-    assert before == stock(brain)
+    assert before == world.stock
 
 
 def test_an_engine_that_never_answers_gets_an_in_character_line(tmp_path: Path) -> None:

@@ -1,27 +1,19 @@
-"""The hangar's Python actions: what Brakka, Ilse, Okoro and Vex can do in the brain.
+"""The hangar's Python actions: what Brakka, Ilse, Okoro and Vex look up in the brain.
 
 Each is a plain function under `@action`; its JSON Schema comes from the type hints and
-the docstring (docs/designer.md). Engine actions (painting a mech, opening a door) are
-declared by the game at session-open instead.
+the docstring (docs/designer.md). They only look things up (or change how an NPC regards
+the player): whatever changes the world (paint, repairs, parts, supplies, doors) is an
+engine action the game declares at session-open and applies itself (sample_game/world.py).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from npc.designer import ActionContext, Range, action
+from npc.designer import ActionContext, action
+from sample_game.world import PRICES
 
 Part = Literal["actuator", "power cell", "cooling pump", "armor plate", "paint job"]
-
-PRICES = {  # credits; sample_game/lore/ tells the same prices
-    "actuator": 450,
-    "power cell": 120,
-    "cooling pump": 300,
-    "armor plate": 800,
-    "paint job": 150,
-}
-
-STOCK = {"power cell": 40, "cooling pump": 6, "actuator": 4, "wrench": 12, "med kit": 20}
 
 CLEARED = {"renn", "mara", "dax"}
 
@@ -34,36 +26,6 @@ def quote_price(part: Part) -> dict[str, object]:
         part: the part or service the player asks about.
     """
     return {"part": part, "credits": PRICES[part]}
-
-
-@action
-def give_item(
-    ctx: ActionContext,
-    item: Literal["power cell", "cooling pump", "actuator", "wrench", "med kit"],
-    count: Annotated[int, Range(1, 5)] = 1,
-) -> dict[str, object]:
-    """Hand supplies from the stores to the player.
-
-    Args:
-        item: what the player asked for.
-        count: how many, 1 to 5.
-    """
-    if STOCK[item] < count:
-        raise ValueError(f"only {STOCK[item]} {item} left in the stores")
-    STOCK[item] -= count
-    ctx.change_relationship("trust", 1)
-    return {"item": item, "count": count, "left": STOCK[item]}
-
-
-@action
-def repair_mech(ctx: ActionContext, part: Literal["legs", "arms", "reactor", "cockpit"]) -> str:
-    """Repair a part of the player's mech.
-
-    Args:
-        part: the damaged part.
-    """
-    ctx.change_relationship("trust", 1)
-    return f"{part} repaired"
 
 
 @action
