@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bridge.errors import ConfigError
-from npc.viewer.assets import static_text
+from npc.viewer.assets import stage, static_text
 from npc.viewer.reply import load_reply
 
 REPORT = "report.html"
@@ -44,6 +44,7 @@ def write_report(out: Path, turns: list[ReportTurn], title: str = "NPC Bridge sc
         title=html.escape(title),
         subtitle=html.escape(f"{len(turns)} turns, written {stamp}"),
         css=static_text("viewer.css"),
+        stage=stage("Play the scene"),
         turns="\n".join(_turn_html(i, t) for i, t in enumerate(turns)),
         latency=_latency_table(turns),
         payload=payload,
@@ -119,13 +120,7 @@ _PAGE = """<!doctype html>
 <body class="report">
 <header><h1>{title}</h1><p>{subtitle}</p></header>
 <main>
-<section id="stage">
-<div id="face"></div>
-<audio id="audio" controls preload="auto"></audio>
-<div class="now"><span class="who" id="who"></span><span class="emotion" id="emotion"></span>
-<p class="line" id="line"></p>
-<button id="play-all">Play the scene</button></div>
-</section>
+{stage}
 <section class="side">
 {turns}
 <h2>Latency by stage (ms)</h2>

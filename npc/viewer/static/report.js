@@ -41,7 +41,7 @@
   document.querySelectorAll("[data-play]").forEach((b) => {
     b.addEventListener("click", () => { all = false; play(Number(b.dataset.play)); });
   });
-  document.getElementById("play-all").addEventListener("click", () => {
+  document.getElementById("play").addEventListener("click", () => {
     all = true;
     play(0);
   });
