@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 # A -march=native build crashes on some Xeons (AMX/AVX-512 paths): build for plain AVX2.
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
 
-.PHONY: demo test lint types unit install clean
+.PHONY: demo test lint types unit install clean chromium
 
 demo: $(STAMP)
 	$(BIN)/npc-bridge demo
@@ -32,8 +32,21 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) chromium
 	$(BIN)/python -m pytest -q
+
+# The face viewer's tests take screenshots in headless Chromium (Debian's package). As root
+# it is installed when missing; otherwise those tests skip and say why.
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing chromium for the face viewer tests..."; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
+	      || echo "could not install chromium: the face viewer tests will skip"; \
+	  else \
+	    echo "chromium is missing and this is not root: the face viewer tests will skip"; \
+	  fi; \
+	fi
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache
