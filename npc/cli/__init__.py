@@ -12,9 +12,9 @@ import sys
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from bridge.errors import BridgeError
-from npc.cli import bench, demo, face, keys, serve, talk, view
+from npc.cli import bench, demo, face, keys, play, serve, talk, view
 
-COMMANDS = (serve, talk, demo, bench, face, keys, view)
+COMMANDS = (serve, talk, play, demo, bench, face, keys, view)
 
 
 def parser() -> argparse.ArgumentParser:
