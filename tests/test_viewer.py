@@ -220,6 +220,9 @@ def test_live_sends_lines_and_announces_replies(tmp_path: Path) -> None:
         status, reply = get(server.url + "api/reply/live-001")
         assert status == 200 and reply["text"] == "hello viewer" and reply["audio"] is None
         assert (tmp_path / "live-001" / "messages.jsonl").is_file()
+        if find_chromium() is not None:  # a still of the live page shows the talk, no waiting
+            page = dom(f"{server.url}?reply=live-001&t=0")
+            assert "You: hello viewer" in page and "Say something to quartermaster" in page
     finally:
         server.stop()
         live.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import threading
 from collections.abc import Callable
 from http import HTTPStatus
@@ -88,6 +89,13 @@ class ViewerServer(ThreadingHTTPServer):
         self.live_npc = live_npc
         self._thread: threading.Thread | None = None
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A page that went away mid-answer (a closed tab, a long poll cut) is no error."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            log.debug("client %s went away", client_address)
+            return
+        super().handle_error(request, client_address)
+
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
@@ -104,6 +112,13 @@ class ViewerServer(ThreadingHTTPServer):
         self.server_close()
         if self._thread is not None:
             self._thread.join(5.0)
+
+
+def _number(text: str, default: float) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return default
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -133,7 +148,8 @@ class _Handler(BaseHTTPRequestHandler):
             if not after.isdigit():
                 self._error(HTTPStatus.BAD_REQUEST, f"after={after}: need a number")
                 return
-            events = self.server.events.since(int(after))
+            wait = min(POLL_S, max(0.0, _number((query.get("wait") or [""])[0], POLL_S)))
+            events = self.server.events.since(int(after), wait)
             self._json({"events": events, "next": int(after) + len(events)})
         else:
             self._error(HTTPStatus.NOT_FOUND, f"nothing at {path}")

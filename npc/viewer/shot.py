@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
@@ -69,8 +70,16 @@ def _chromium(
             f"--virtual-time-budget={budget_ms}", *what, url,
         ]  # fmt: skip
         try:
-            return subprocess.run(
-                args, capture_output=True, text=True, timeout=timeout, check=False
-            )
-        except (OSError, subprocess.TimeoutExpired) as e:
+            proc = subprocess.Popen(
+                args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                start_new_session=True,
+            )  # fmt: skip
+        except OSError as e:
             raise ConfigError(f"{browser} failed on {url}: {e}") from e
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired as e:
+            os.killpg(proc.pid, signal.SIGKILL)  # the browser and every helper it started
+            proc.communicate()
+            raise ConfigError(f"{browser} took over {timeout:.0f} s on {url}") from e
+    return subprocess.CompletedProcess(args, proc.returncode, out, err)

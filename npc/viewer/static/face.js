@@ -93,7 +93,7 @@ const NpcFace = (() => {
       const lookUp = pair("eyeLookUp"), lookDown = pair("eyeLookDown");
       eyes.forEach((e, i) => {
         const open = 1 - clamp(blink[i], 0, 1);
-        const top = -12 * open * (1 + 0.35 * wide[i]);
+        const top = -12 * open * (1 + 0.6 * wide[i]);
         const bottom = 12 * (1 - 0.55 * eyeSquint[i] - 0.3 * squint[i]) * (0.2 + 0.8 * open);
         const cy = -22 + (top + bottom) / 2, ry = Math.max(0.01, (bottom - top) / 2);
         for (const shape of [e.clipShape, e.white, e.outline]) {
@@ -112,8 +112,8 @@ const NpcFace = (() => {
       const down = pair("browDown"), outerUp = pair("browOuterUp"), innerUp = g("browInnerUp");
       brows.forEach((b, i) => {
         const side = i === 0 ? -1 : 1;
-        const inner = -58 - 12 * innerUp + 9 * down[i];
-        const outer = -54 - 12 * outerUp[i] + 3 * down[i];
+        const inner = -58 - 22 * innerUp + 14 * down[i];
+        const outer = -54 - 16 * outerUp[i] + 4 * down[i];
         const x0 = side * 18, x1 = side * 68;
         const mid = (inner + outer) / 2 - 9;
         b.setAttribute("d", `M ${x0} ${inner.toFixed(2)} Q ${side * 44} ${mid.toFixed(2)} ` +

@@ -85,11 +85,13 @@
         await getJson("/api/say", { method: "POST", body: JSON.stringify({ text }) });
       } catch (e) { showError(e.message); }
     });
+    // A still (?t=) shows what has happened so far and does not wait for more.
+    const still = query.has("t");
     let next = 0, streaming = null;
     for (;;) {
       let batch;
       try {
-        batch = await getJson(`/api/events?after=${next}`);
+        batch = await getJson(`/api/events?after=${next}` + (still ? "&wait=0" : ""));
       } catch (e) {
         showError(`lost the viewer server: ${e.message}`);
         await new Promise((r) => setTimeout(r, 2000));
@@ -101,18 +103,21 @@
         else if (ev.type === "delta") {
           streaming = streaming || logLine("", `${npc}: `);
           streaming.textContent += ev.text;
-          $("line").textContent = streaming.textContent;
-        } else if (ev.type === "emotion") $("emotion").textContent = ev.emotion;
+          if (!still) $("line").textContent = streaming.textContent;
+        } else if (ev.type === "emotion" && !still) {
+          $("emotion").textContent = `${ev.emotion} ${Number(ev.intensity).toFixed(1)}`;
+        }
         else if (ev.type === "action") logLine("muted", `action ${ev.name} ${JSON.stringify(ev.arguments)}`);
         else if (ev.type === "error") logLine("error", ev.text);
         else if (ev.type === "status") $("status").textContent = ev.text;
-        else if (ev.type === "reply") {
+        else if (ev.type === "reply" && !still) {
           streaming = null;
           await list();
           await load(ev.name);
           player.play().catch((e) => showError(`press Play: ${e.message}`));
-        }
+        } else if (ev.type === "reply") streaming = null;
       }
+      if (still) return;
     }
   }
 
