@@ -113,6 +113,12 @@ def mouth_pixels(png: Path) -> int:
     return int(near.sum())
 
 
+def face_pixels(png: Path) -> int:
+    """Pixels of the face's skin colour (#f1c9a5): the face was drawn."""
+    rgb = np.asarray(Image.open(png).convert("RGB"), dtype=np.int16)
+    return int((np.abs(rgb - np.array((0xF1, 0xC9, 0xA5), np.int16)).max(axis=2) <= 6).sum())
+
+
 def get(url: str) -> tuple[int, Any]:
     try:
         with urllib.request.urlopen(url, timeout=10) as r:
@@ -168,20 +174,21 @@ def test_report_replays_from_file(saved: Saved, tmp_path: Path) -> None:
         ReportTurn("brakka", "paint my mech red", LINE, ['quote_price {"item": "paint"} -> ok'],
                    ["credits 200 -> 150"], {"end_of_turn": 480.0, "first_audio": 912.4},
                    "replies/turn-01"),
-        ReportTurn("quartermaster", "where is the armory?", "Down the hall.", [], [],
-                   {"reply": 800.0}),
+        ReportTurn("quartermaster", "where is the armory?", "Down the hall </script><!--", [],
+                   [], {"reply": 800.0}),
     ]  # fmt: skip
     page = write_report(tmp_path, turns)
     text = page.read_text(encoding="utf-8")
     assert 'src="/static' not in text and "<th>first_audio</th>" in text and "<td>912</td>" in text
     data = json.loads(text.split('id="npc-turns">')[1].split("</script>")[0])
     assert data[0]["audio"] == "replies/turn-01/npc.wav" and data[1]["audio"] is None
+    assert data[1]["line"] == "Down the hall </script><!--"
     assert all(len(str(w).split(".")[-1]) <= 3 for row in data[0]["face"]["weights"] for w in row
                if isinstance(w, float))  # fmt: skip
     shot = screenshot(f"{page.as_uri()}?turn=1&t={saved.open_s:.3f}", tmp_path / "r.png", SHOT)
     assert mouth_pixels(shot) > 400
     shut = screenshot(f"{page.as_uri()}?turn=2", tmp_path / "r2.png", SHOT)
-    assert mouth_pixels(shut) < 10
+    assert mouth_pixels(shut) < 10 and face_pixels(shut) > 20000, "a drawn face, mouth shut"
 
 
 def test_live_sends_lines_and_announces_replies(tmp_path: Path) -> None:
@@ -230,11 +237,14 @@ def test_live_sends_lines_and_announces_replies(tmp_path: Path) -> None:
         brain.join(10)
 
 
-def test_view_help_and_pages_are_self_contained(capsys: pytest.CaptureFixture[str]) -> None:
+def test_view_help_errors_and_self_contained_pages(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as done:
         main(["view", "--help"])
     assert done.value.code == 0
     out = capsys.readouterr().out
     assert "--connect" in out and "REPLY_DIR" in out and "--screenshot" in out
+    assert main(["view"]) == 2 and "nothing to show" in capsys.readouterr().err
+    assert main(["view", "/nonexistent/reply"]) == 2
+    assert "/nonexistent/reply: no such folder" in capsys.readouterr().err
     for name in ("face.js", "viewer.js", "report.js", "index.html"):
         assert "http://" not in static_text(name).replace("http://www.w3.org/2000/svg", "")

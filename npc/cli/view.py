@@ -67,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
     from npc.viewer.shot import screenshot
     from plugin_stubs.client import ClientCurve
 
+    if not args.replies and not args.connect:
+        raise ConfigError("nothing to show: give saved REPLY_DIRs, or --connect to talk live")
     library = Library()
     names = [library.add(folder) for folder in reply_folders(args.replies)]
     if args.screenshot is not None:

@@ -38,7 +38,7 @@ def write_report(out: Path, turns: list[ReportTurn], title: str = "NPC Bridge sc
     """
     out.mkdir(parents=True, exist_ok=True)
     data = [_turn_data(out, t) for t in turns]
-    payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
+    payload = json.dumps(data, separators=(",", ":")).replace("<", "\\u003c")  # inert in <script>
     stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     page = _PAGE.format(
         title=html.escape(title),
