@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 # A -march=native build crashes on some Xeons (AMX/AVX-512 paths): build for plain AVX2.
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
 
-.PHONY: demo test lint types unit install clean chromium
+.PHONY: demo test lint types unit install clean chromium cpp cpp-deps bench-cpp
 
 demo: $(STAMP)
 	$(BIN)/npc-bridge demo
@@ -32,7 +32,7 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP) chromium
+unit: $(STAMP) chromium cpp
 	$(BIN)/python -m pytest -q
 
 # The face viewer's tests take screenshots in headless Chromium (Debian's package). As root
@@ -47,6 +47,35 @@ chromium:
 	    echo "chromium is missing and this is not root: the face viewer tests will skip"; \
 	  fi; \
 	fi
+
+# The C++ client (plugin_stubs/cpp) and its npc_talk example, built with CMake into build/cpp
+# from Debian's packages. As root they are installed when missing; otherwise its tests skip.
+CPP_PACKAGES := cmake g++ libzmq3-dev cppzmq-dev libmsgpack-cxx-dev
+CPP_READY := command -v cmake >/dev/null && command -v c++ >/dev/null \
+  && [ -f /usr/include/zmq.hpp ] && [ -f /usr/include/msgpack.hpp ]
+
+cpp-deps:
+	@if ! { $(CPP_READY); }; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing $(CPP_PACKAGES) for the C++ client..."; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(CPP_PACKAGES); } \
+	      || echo "could not install the C++ packages: the C++ client tests will skip"; \
+	  else \
+	    echo "the C++ toolchain or libzmq/cppzmq/msgpack-cxx headers are missing and this is not root: the C++ client tests will skip"; \
+	  fi; \
+	fi
+
+cpp: cpp-deps
+	@if $(CPP_READY); then \
+	  cmake -S plugin_stubs/cpp -B build/cpp -DCMAKE_BUILD_TYPE=Release >/dev/null \
+	    && cmake --build build/cpp -j 2; \
+	else \
+	  echo "skipping the C++ client build (packages missing)"; \
+	fi
+
+# C++ against Python: text round trips through the echo brain, both clients in one run.
+bench-cpp: $(STAMP) cpp
+	$(BIN)/python -m plugin_stubs.cpp.bench
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache
