@@ -1,0 +1,1 @@
+"""The C++ client's sources (CMake) and, in Python, its bench against the reference client."""
