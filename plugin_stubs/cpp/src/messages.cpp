@@ -6,6 +6,13 @@
 
 namespace npc_bridge {
 
+Value action_tool(const std::string& name, const std::string& description, Value parameters) {
+  return Value::object({{"type", "function"},
+                        {"function", Value::object({{"name", name},
+                                                    {"description", description},
+                                                    {"parameters", std::move(parameters)}})}});
+}
+
 std::uint64_t Client::open_session(const SessionOptions& o) {
   Value::Map steer;
   for (const auto& [name, level] : o.steer) steer.emplace_back(name, level);

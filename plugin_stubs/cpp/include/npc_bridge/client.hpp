@@ -87,7 +87,8 @@ class Client {
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
-  // Connect and say `hello` (on the I/O thread). on_welcome follows.
+  // Connect and say `hello` (on the I/O thread); on_welcome follows. Call it before any
+  // send: a message queued earlier goes out before `hello` and gets `no-handshake`.
   void start();
   // Send `bye` (when asked and connected) and end the I/O thread; waits at most ~0.5 s.
   void stop(bool bye = true);
