@@ -166,7 +166,7 @@ def steerlm(
 
 FEELINGS = ("warmer", "same", "colder")  # how a player's line leaves the NPC
 # Few-shot examples: asked cold, the 0.5B model called plain questions "colder"; with
-# these it judged 12 of 14 other lines as a person would (docs/brain.md).
+# these it judged 11 of 14 other lines as labelled (docs/benchmarks.md).
 _REGARD_SYSTEM = (
     "You judge how a line someone says changes how the listener feels about them. "
     "Questions, requests and small talk leave the listener the same."
