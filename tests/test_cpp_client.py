@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_cli import SPEECH, server  # noqa: F401  (the echo server fixture)
+from plugin_stubs.cpp.bench import serving
+from sample_game import NPCS_DIR
+from tests.test_cli import SPEECH, free_port, server  # noqa: F401  (the echo server fixture)
 
 ROOT = Path(__file__).parent.parent
 SOURCE = ROOT / "plugin_stubs" / "cpp"
@@ -115,3 +117,28 @@ def test_npc_talk_fails_clearly_without_a_server(npc_talk: Path) -> None:
     )
     assert done.returncode == 1
     assert "FAILED" in done.stderr and "welcome" in done.stderr
+
+
+def test_npc_talk_says_hello_again_and_reopens_after_a_server_crash(
+    npc_talk: Path, tmp_path: Path
+) -> None:
+    config = tmp_path / "echo.toml"  # the echo brain without ears: it starts in a second
+    config.write_text(f'[brain]\nkind = "echo"\nnpcs_dir = "{NPCS_DIR}"\n')
+    address = f"tcp://127.0.0.1:{free_port()}"
+    with serving(config, address) as first:
+        soak = subprocess.Popen(
+            [str(npc_talk), "--connect", address, "--soak", "8"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        time.sleep(1.5)
+        first.kill()  # a crash: no session-closed, no bye; the brain forgets everything
+        first.wait()
+    with serving(config, address):
+        out, err = soak.communicate(timeout=RUN_TIMEOUT)
+    assert soak.returncode == 0, err
+    s = summary(out)
+    errors = s["errors"]
+    assert isinstance(errors, list) and "no-handshake" in errors  # the new brain's first words
+    assert set(errors) == {"no-handshake"}
+    assert s["welcomes"] == 2 and s["reopened"] == 1  # hello again, the session reopened
+    assert isinstance(s["answered_after_reopen"], int) and s["answered_after_reopen"] >= 3

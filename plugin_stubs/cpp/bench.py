@@ -30,8 +30,8 @@ WAIT_S = 10.0
 
 
 @contextmanager
-def serving(config: Path, address: str) -> Iterator[None]:
-    """`npc-bridge serve --config CONFIG --bind ADDRESS` until the block ends."""
+def serving(config: Path, address: str) -> Iterator[subprocess.Popen[str]]:
+    """`npc-bridge serve --config CONFIG --bind ADDRESS`, serving, until the block ends."""
     serve = Path(sys.executable).parent / "npc-bridge"
     proc = subprocess.Popen(
         [str(serve), "serve", "--config", str(config), "--bind", address],
@@ -53,7 +53,7 @@ def serving(config: Path, address: str) -> Iterator[None]:
             raise BenchError(f"npc-bridge serve did not start in {START_S:.0f} s") from e
         if "serving" not in first:
             raise BenchError(f"npc-bridge serve: {first.strip()}")
-        yield
+        yield proc
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

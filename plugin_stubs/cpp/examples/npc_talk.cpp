@@ -6,6 +6,9 @@
 //       a line after it. Prints one JSON summary line; exit 1 on the first failed check.
 //   npc_talk [--connect ADDR] --bench N [--warmup N]
 //       N text-input -> dialogue-final round trips; prints {"times_ns": [...], ...}.
+//   npc_talk [--connect ADDR] --soak S
+//       a typed line every 200 ms for S seconds, whatever the server does (restart it:
+//       the client says hello again and reopens the session); prints what came back.
 //   --wait-ms MS: how long to wait for `welcome` (10000 by default).
 #include <algorithm>
 #include <cstdio>
@@ -22,14 +25,14 @@ namespace {
 struct Args {
   std::string connect = "tcp://127.0.0.1:5555", npc, wav;
   bool realtime = false, json = false;
-  int bench = 0, warmup = 20, wait_ms = 10000;
+  int bench = 0, warmup = 20, wait_ms = 10000, soak = 0;
 };
 
 [[noreturn]] void usage(const std::string& why) {
   std::fprintf(stderr,
                "npc_talk: %s\nusage: npc_talk [--connect ADDR] [--npc ID] --wav FILE "
                "[--realtime] [--json] [--wait-ms MS]\n       npc_talk [--connect ADDR] --bench N "
-               "[--warmup N] [--wait-ms MS]\n",
+               "[--warmup N] [--wait-ms MS]\n       npc_talk [--connect ADDR] --soak S\n",
                why.c_str());
   std::exit(2);
 }
@@ -57,9 +60,10 @@ Args parse(int argc, char** argv) {
     else if (arg == "--bench") a.bench = number();
     else if (arg == "--warmup") a.warmup = number();
     else if (arg == "--wait-ms") a.wait_ms = number();
+    else if (arg == "--soak") a.soak = number();
     else usage("unknown argument " + arg);
   }
-  if (!a.bench && a.wav.empty()) usage("give --wav FILE or --bench N");
+  if (!a.bench && !a.soak && a.wav.empty()) usage("give --wav FILE, --bench N or --soak S");
   return a;
 }
 
@@ -75,7 +79,9 @@ int main(int argc, char** argv) {
   client.start();
   try {
     npc_talk::Scenario run(client, inbox, args.json, std::chrono::milliseconds(args.wait_ms));
-    if (args.bench) {
+    if (args.soak) {
+      std::printf("%s\n", run.soak(args.npc, args.soak).to_json().c_str());
+    } else if (args.bench) {
       std::printf("%s\n", run.bench(args.npc, args.bench, args.warmup).to_json().c_str());
     } else {
       npc_talk::Wav wav = npc_talk::read_wav(args.wav);

@@ -206,4 +206,32 @@ Value Scenario::bench(const std::string& npc, int rounds, int warmup) {
   return Value::object({{"client", "cpp"}, {"rounds", rounds}, {"times_ns", times}});
 }
 
+Value Scenario::soak(const std::string& npc, int seconds) {
+  using Clock = std::chrono::steady_clock;
+  open("soak-1", npc, false);
+  std::int64_t sent = 0, answered = 0, after_reopen = 0, welcomes = 1, reopened = 0;
+  Value::Array codes;
+  auto deadline = Clock::now() + std::chrono::seconds(seconds);
+  while (Clock::now() < deadline) {
+    std::string text = "soak " + std::to_string(sent++);
+    client_.send_text("soak-1", text);
+    auto until = Clock::now() + ms(200);
+    while (Clock::now() < until) {
+      auto left = std::chrono::duration_cast<ms>(until - Clock::now());
+      std::optional<Event> e = inbox_.next(std::max(ms(1), left));
+      if (!e) break;
+      if (e->type == "welcome") ++welcomes;
+      if (e->type == "session-opened") ++reopened;
+      if (e->type == "error") codes.emplace_back(e->info["code"]);
+      if (e->type == "dialogue-final" && e->info["text"].as_string() == text) {
+        ++answered;
+        after_reopen += reopened ? 1 : 0;
+      }
+    }
+  }
+  return Value::object({{"sent", sent}, {"answered", answered}, {"welcomes", welcomes},
+                        {"reopened", reopened}, {"answered_after_reopen", after_reopen},
+                        {"errors", std::move(codes)}});
+}
+
 }  // namespace npc_talk

@@ -21,6 +21,9 @@ class Scenario {
   npc_bridge::Value talk(const std::string& npc, const Wav& wav, bool realtime);
   // `rounds` timed text-input -> dialogue-final round trips after `warmup` untimed ones.
   npc_bridge::Value bench(const std::string& npc, int rounds, int warmup);
+  // A typed line every 200 ms for `seconds`, through whatever happens to the server
+  // (a restart: the client says hello again and reopens the session by itself).
+  npc_bridge::Value soak(const std::string& npc, int seconds);
 
  private:
   Event next(std::chrono::milliseconds timeout, const std::string& waiting_for);
