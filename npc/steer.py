@@ -104,7 +104,7 @@ _TOP_P_SHIFT = (-0.1, -0.05, 0.0, 0.02, 0.04)
 # A 0.5B model reads "be rude" or "be funny" and carries on as before (measured:
 # docs/benchmarks.md), so toxicity and humor also steer the decoding: their words get a
 # logit bias by level, and at level 4 the line must open with one of their openers (the
-# reply schema's say pattern). Level 0, every NPC's default, changes nothing.
+# reply schema's say pattern). Level 0 (the stock default) changes nothing.
 VOCABULARY: dict[str, tuple[str, ...]] = {
     "toxicity": (
         "idiot", "fool", "stupid", "useless", "pathetic", "worthless", "dumb", "clown",
