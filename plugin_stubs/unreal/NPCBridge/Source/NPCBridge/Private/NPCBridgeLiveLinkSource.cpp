@@ -2,9 +2,8 @@
 #include "NPCBridgeLiveLinkSource.h"
 
 #include "ILiveLinkClient.h"
-#include "LiveLinkTypes.h"
+#include "LiveLinkTypes.h"  // FLiveLinkBaseStaticData, FLiveLinkBaseFrameData
 #include "Roles/LiveLinkBasicRole.h"
-#include "Roles/LiveLinkBasicTypes.h"
 
 #define LOCTEXT_NAMESPACE "NPCBridge"
 

@@ -20,9 +20,10 @@ FNPCBridgeMicrophone::~FNPCBridgeMicrophone()
 
 bool FNPCBridgeMicrophone::Start()
 {
-	Audio::FAudioCaptureDeviceParams Params;  // the default device
-	// UE 5.3+: OpenAudioCaptureStream hands over `const void*` float samples (the default
-	// format). On 5.0-5.2 use OpenCaptureStream, whose callback takes `const float*`.
+	Audio::FAudioCaptureDeviceParams Params;  // the default device, its own rate and channels
+	Params.PCMAudioEncoding = Audio::EPCMAudioEncoding::FLOATING_POINT_32;
+	// UE 5.3+: OpenAudioCaptureStream hands over `const void*` samples in that encoding.
+	// On 5.0-5.2 use OpenCaptureStream, whose callback takes `const float*`.
 	Audio::FOnAudioCaptureFunction OnAudio =
 		[this](const void* Audio, int32 Frames, int32 Channels, int32 SampleRate, double /*StreamTime*/, bool /*bOverflow*/)
 	{
