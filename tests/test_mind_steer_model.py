@@ -5,14 +5,31 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from npc.bench.scenarios import say
+from npc.llm.base import LlmRequest
 from npc.llm.llama import LlamaCppLlm
 from npc.mind.brain import REGARD, SUMMARY_AFTER, SUMMARY_KEEP, MindBrain
-from tests.mind_helpers import mind
+from tests.mind_helpers import FakeLlm, mind
+
+
+class HeldLlm(FakeLlm):
+    """FakeLlm that writes nothing until `release` is set."""
+
+    def __init__(self, *outputs: str) -> None:
+        super().__init__(*outputs)
+        self.release = threading.Event()
+
+    def stream(self, request: LlmRequest, cancel: threading.Event) -> Iterator[str]:
+        while not self.release.wait(0.01):
+            if cancel.is_set():
+                return
+        yield from super().stream(request, cancel)
 
 
 def regard_after(brain: MindBrain, player: str, line: str) -> int:
@@ -33,6 +50,26 @@ def test_an_insult_lowers_regard_kind_words_raise_it_a_question_keeps_it(
     before = brain.memory.relationship("quartermaster", "rude")[REGARD]
     asyncio.run(brain.reflect(brain.designs.npcs["quartermaster"], "rude"))
     assert brain.memory.relationship("quartermaster", "rude")[REGARD] == before
+
+
+def test_a_new_turn_cancels_the_judgement_before_it_moves_regard(tmp_path: Path) -> None:
+    llm = HeldLlm('{"feeling": "colder"}')
+    brain = mind(llm, tmp_path)
+    npc = brain.designs.npcs["quartermaster"]
+
+    async def turn_then_another() -> None:
+        brain.memory.add_turn(npc.id, "p1", "player", "You idiot.")
+        brain.summarize_later(npc, "p1")
+        await asyncio.sleep(0.1)  # the judgement is under way, held
+        brain.quiet()  # the next turn starts
+        llm.release.set()
+        await asyncio.sleep(0.1)
+
+    asyncio.run(turn_then_another())
+    assert len(llm.requests) == 1  # it had started
+    assert brain.memory.relationship(npc.id, "p1") == {}
+    asyncio.run(brain.reflect(npc, "p1"))  # not judged yet, so judged now
+    assert brain.memory.relationship(npc.id, "p1") == {REGARD: -5}
 
 
 def test_the_rolling_summary_is_written_from_old_turns(
