@@ -29,14 +29,20 @@ from sample_game.world import TICK_HZ, World
 
 MIC_RATE = 16000
 MIC_TAIL_S = 1.0  # the open microphone after the player stops: the VAD ends the turn in it
+QUIET = 330  # |sample| at or below this (-40 dBFS) after the last word counts as silence
 
 
 def player_voice(
     tts: Tts, line: str, voice: Voice | None = None, tail_s: float = MIC_TAIL_S
 ) -> Pcm:
-    """`line` spoken by the project's TTS at the microphone's rate, with trailing silence."""
+    """`line` spoken by the project's TTS at the microphone's rate, then `tail_s` of silence.
+
+    The voice's own quiet ending is cut, so the speech ends `tail_s` before the audio does.
+    """
     clips = list(speak(tts, line, voice or Voice("joe-us"), MIC_RATE))
     pcm = np.concatenate([c.pcm for c in clips]).astype("<i2") if clips else np.zeros(0, "<i2")
+    loud = np.flatnonzero(np.abs(pcm.astype(np.int32)) > QUIET)
+    pcm = pcm[: loud[-1] + 1] if len(loud) else pcm[:0]
     return with_silence(Pcm(pcm.tobytes(), MIC_RATE), tail_s)
 
 

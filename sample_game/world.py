@@ -3,8 +3,10 @@
 Headless: nothing draws it. The NPCs' engine actions (declared at session-open from
 scenarios/actions.json, OpenAI tools form) reach `World.apply`, which checks them against
 the world (credits, stock, what fits where) and changes it, or refuses with a plain reason
-the NPC then puts in its own words. Timed work (paint curing, repairs) advances with
-`step()`, one tick at a time, as a game loop would call it.
+the NPC then puts in its own words. A success's result is a short line, not data: the
+line the NPC said while acting is enough, so the brain writes no follow-up line for it.
+Timed work (paint curing, repairs) advances with `step()`, one tick at a time, as a game
+loop would call it.
 """
 
 from __future__ import annotations
@@ -168,7 +170,7 @@ class World:
         before, mech.color, mech.wet_ticks = mech.color, color, PAINT_CURE_TICKS
         self._changed(f"{mech.id}: paint {before} -> {color} ({cost} credits, "
                       f"{p.id} has {p.credits} left)")
-        return True, {"mech": mech.id, "color": color, "credits_left": p.credits}, ""
+        return True, f"{mech.id} painted {color}", ""
 
     def _repair_part(self, p: Player, part: str) -> tuple[bool, Any, str]:
         mech = self.mech_of(p.id)
@@ -183,8 +185,7 @@ class World:
         mech.repairs[part] = REPAIR_TICKS
         self._changed(f"{mech.id}: {part} repair started ({REPAIR_CREDITS} credits, "
                       f"{p.id} has {p.credits} left)")
-        seconds = REPAIR_TICKS / TICK_HZ
-        return True, {"part": part, "ready_in_s": seconds, "credits_left": p.credits}, ""
+        return True, f"{part} in repair, ready in {REPAIR_TICKS / TICK_HZ:.0f} s", ""
 
     def _swap_part(self, p: Player, part: str, new: str) -> tuple[bool, Any, str]:
         mech = self.mech_of(p.id)
@@ -199,7 +200,7 @@ class World:
             return False, None, _short(p, MODEL_PRICE, f"a {new}")
         mech.parts[part] = Part(new, 100)
         self._changed(f"{mech.id}: {part} {old} -> {new} ({MODEL_PRICE} credits)")
-        return True, {"part": part, "fitted": new, "credits_left": p.credits}, ""
+        return True, f"{new} fitted as the {part}", ""
 
     def _give_item(self, p: Player, item: str, count: int = 1) -> tuple[bool, Any, str]:
         if item not in self.stock:
@@ -215,7 +216,7 @@ class World:
         self.stock[item] -= count
         p.inventory[item] = held + count
         self._changed(f"stores: {count} x {item} to {p.id} ({self.stock[item]} left)")
-        return True, {"item": item, "count": count, "now_held": p.inventory[item]}, ""
+        return True, f"{count} x {item} handed to {p.id}", ""
 
     def _open_door(self, p: Player, door: str) -> tuple[bool, Any, str]:
         if door not in self.doors:
@@ -224,7 +225,7 @@ class World:
             return False, None, f"the {door} door is already open"
         self.doors[door] = True
         self._changed(f"door: {door} opens for {p.id}")
-        return True, {"door": door, "open": True}, ""
+        return True, f"the {door} door is open", ""
 
     def _pay(self, p: Player, credits: int) -> bool:
         if p.credits < credits:

@@ -34,7 +34,7 @@ def test_painting_turns_the_mech_and_takes_the_credits() -> None:
     ok, result, error = world.apply("renn", call("paint_mech", color="red"))
     assert ok and not error
     mech = world.mech_of("renn")
-    assert mech.color == "red" and result["color"] == "red"
+    assert mech.color == "red" and result == "renn-mech painted red"
     assert world.players["renn"].credits == 1000 - PRICES["paint job"] - RED_EXTRA
     assert world.changes == ["renn-mech: paint grey -> red (290 credits, renn has 710 left)"]
 
@@ -52,7 +52,7 @@ def test_paint_cures_and_a_repair_finishes_as_the_ticks_pass() -> None:
     world = World({"renn": 1000})
     world.apply("renn", call("paint_mech", color="blue"))
     ok, result, _ = world.apply("renn", call("repair_part", part="legs"))
-    assert ok and result["ready_in_s"] == REPAIR_TICKS / 20
+    assert ok and result == "legs in repair, ready in 2 s"
     mech = world.mech_of("renn")
     assert mech.parts["legs"].condition == 55 and mech.wet_ticks == PAINT_CURE_TICKS
     world.step(REPAIR_TICKS - 1)
@@ -73,7 +73,7 @@ def test_a_part_swaps_only_for_one_that_fits() -> None:
     ok, _, error = world.apply("renn", call("swap_part", part="weapon", new="strider legs"))
     assert not ok and "does not fit the weapon" in error
     ok, result, _ = world.apply("renn", call("swap_part", part="weapon", new="laser"))
-    assert ok and result["fitted"] == "laser"
+    assert ok and result == "laser fitted as the weapon"
     assert world.mech_of("renn").weapons == ["laser"]
     assert world.mech_of("renn").parts["weapon"].condition == 100
 
@@ -81,7 +81,7 @@ def test_a_part_swaps_only_for_one_that_fits() -> None:
 def test_the_stores_hand_out_what_they_have_within_the_rules() -> None:
     world = World({"renn": 1000})
     ok, result, _ = world.apply("renn", call("give_item", item="power cell", count=3))
-    assert ok and result == {"item": "power cell", "count": 3, "now_held": 3}
+    assert ok and result == "3 x power cell handed to renn"
     assert world.stock["power cell"] == START_STOCK["power cell"] - 3
     ok, _, error = world.apply("renn", call("give_item", item="power cell", count=2))
     assert not ok and f"at most {MAX_CELLS} spare power cells" in error
