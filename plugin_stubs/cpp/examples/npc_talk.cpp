@@ -8,7 +8,8 @@
 //       N text-input -> dialogue-final round trips; prints {"times_ns": [...], ...}.
 //   npc_talk [--connect ADDR] --soak S
 //       a typed line every 200 ms for S seconds, whatever the server does (restart it:
-//       the client says hello again and reopens the session); prints what came back.
+//       the client says hello again and reopens the session; 5 answers after that end
+//       it early); prints what came back.
 //   --wait-ms MS: how long to wait for `welcome` (10000 by default).
 #include <algorithm>
 #include <cstdio>
@@ -76,8 +77,8 @@ int main(int argc, char** argv) {
   options.endpoint = args.connect;
   options.client_name = "npc_talk/0.1 npc-bridge-cpp/0.1";
   npc_bridge::Client client(options, inbox.callbacks());
-  client.start();
   try {
+    client.start();
     npc_talk::Scenario run(client, inbox, args.json, std::chrono::milliseconds(args.wait_ms));
     if (args.soak) {
       std::printf("%s\n", run.soak(args.npc, args.soak).to_json().c_str());

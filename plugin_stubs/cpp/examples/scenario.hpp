@@ -22,7 +22,8 @@ class Scenario {
   // `rounds` timed text-input -> dialogue-final round trips after `warmup` untimed ones.
   npc_bridge::Value bench(const std::string& npc, int rounds, int warmup);
   // A typed line every 200 ms for `seconds`, through whatever happens to the server
-  // (a restart: the client says hello again and reopens the session by itself).
+  // (a restart: the client says hello again and reopens the session by itself); ends
+  // early once 5 lines were answered after a reopen.
   npc_bridge::Value soak(const std::string& npc, int seconds);
 
  private:

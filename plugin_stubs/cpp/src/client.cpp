@@ -1,6 +1,8 @@
 // Client: the public face over Client::Impl (io.hpp): start, stop, queue, welcome, stats.
 #include "npc_bridge/client.hpp"
 
+#include <stdexcept>
+
 #include "io.hpp"
 
 namespace npc_bridge {
@@ -16,13 +18,18 @@ void Client::start() {
   Impl& d = *impl_;
   if (d.running) return;
   d.dealer = zmq::socket_t(d.ctx, zmq::socket_type::dealer);
-  d.dealer.set(zmq::sockopt::linger, 0);
-  if (!d.opt.curve_server_key.empty()) {
-    d.dealer.set(zmq::sockopt::curve_serverkey, d.opt.curve_server_key);
-    d.dealer.set(zmq::sockopt::curve_publickey, d.opt.curve_public_key);
-    d.dealer.set(zmq::sockopt::curve_secretkey, d.opt.curve_secret_key);
+  try {
+    d.dealer.set(zmq::sockopt::linger, 0);
+    if (!d.opt.curve_server_key.empty()) {
+      d.dealer.set(zmq::sockopt::curve_serverkey, d.opt.curve_server_key);
+      d.dealer.set(zmq::sockopt::curve_publickey, d.opt.curve_public_key);
+      d.dealer.set(zmq::sockopt::curve_secretkey, d.opt.curve_secret_key);
+    }
+    d.dealer.connect(d.opt.endpoint);
+  } catch (const zmq::error_t& e) {
+    d.dealer.close();
+    throw std::runtime_error("npc_bridge: cannot connect to '" + d.opt.endpoint + "': " + e.what());
   }
-  d.dealer.connect(d.opt.endpoint);
   std::string wake =
       "inproc://npc-bridge-wake-" + std::to_string(reinterpret_cast<std::uintptr_t>(this));
   d.wake_rx = zmq::socket_t(d.ctx, zmq::socket_type::pair);
@@ -65,7 +72,8 @@ Welcome Client::welcome() const {
 }
 
 ClientStats Client::stats() const {
-  return {impl_->sent.load(), impl_->received.load(), impl_->gaps.load()};
+  return {impl_->sent.load(), impl_->received.load(), impl_->gaps.load(),
+          impl_->dropped.load()};
 }
 
 std::uint64_t Client::send_raw(const std::string& type, Value::Map fields,

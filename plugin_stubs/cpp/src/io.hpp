@@ -25,6 +25,9 @@ using Clock = std::chrono::steady_clock;
 constexpr int kBatch = 1000;  // messages read per wake before other work
 constexpr auto kByeLinger = std::chrono::milliseconds(500);  // for `bye` at stop
 constexpr auto kIdleWait = std::chrono::milliseconds(100);   // longest poll
+// Messages ZeroMQ has not taken yet (no brain to send to): past this, new audio chunks and
+// heartbeats are dropped (counted in ClientStats::dropped); other messages always wait.
+constexpr std::size_t kMaxPending = 10000;
 
 inline double now_s() {
   return std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
@@ -38,6 +41,7 @@ struct Client::Impl {
   static constexpr int kBatch = detail::kBatch;
   static constexpr auto kByeLinger = detail::kByeLinger;
   static constexpr auto kIdleWait = detail::kIdleWait;
+  static constexpr std::size_t kMaxPending = detail::kMaxPending;
   static double now_s() { return detail::now_s(); }
 
   struct Queued {
@@ -61,7 +65,7 @@ struct Client::Impl {
   mutable std::mutex wmu;  // guards last_welcome
   std::condition_variable wcv;
   std::optional<Welcome> last_welcome;
-  std::atomic<std::uint64_t> sent{0}, received{0}, gaps{0};
+  std::atomic<std::uint64_t> sent{0}, received{0}, gaps{0}, dropped{0};
 
   // I/O thread only from here on.
   std::deque<std::vector<std::string>> pending;  // encoded, not yet taken by ZeroMQ
@@ -100,9 +104,14 @@ struct Client::Impl {
       streams_in.clear();
     }
     for (Queued& q : batch) {
-      const std::string& session = Value(q.msg.fields)["session"].as_string();
-      if (q.msg.type == "session-open") sessions[session] = {q.seq, q.msg.fields};
-      if (q.msg.type == "session-close") sessions.erase(session);
+      const std::string& type = q.msg.type;
+      if (pending.size() >= kMaxPending && (type == "audio-chunk" || type == "heartbeat")) {
+        ++dropped;
+        continue;
+      }
+      const std::string session = Value(q.msg.fields)["session"].as_string();
+      if (type == "session-open") sessions[session] = {q.seq, q.msg.fields};
+      if (type == "session-close") sessions.erase(session);
       std::vector<std::string> frames{detail::encode_header(q.msg, q.seq)};
       for (std::string& f : q.msg.frames) frames.push_back(std::move(f));
       pending.push_back(std::move(frames));
@@ -222,33 +231,48 @@ struct Client::Impl {
     next_beat = last_recv + std::chrono::milliseconds(heartbeat_ms);
     std::vector<zmq::message_t> parts;
     while (running) {
-      drain_queue();
-      flush();
-      auto timeout =
-          std::chrono::duration_cast<std::chrono::milliseconds>(wait_for(Clock::now()));
-      short events = static_cast<short>(ZMQ_POLLIN | (pending.empty() ? 0 : ZMQ_POLLOUT));
-      zmq::pollitem_t items[] = {{dealer.handle(), 0, events, 0},
-                                 {wake_rx.handle(), 0, ZMQ_POLLIN, 0}};
-      zmq::poll(items, 2, timeout);
-      if (items[1].revents & ZMQ_POLLIN) {
-        zmq::message_t m;
-        while (wake_rx.recv(m, zmq::recv_flags::dontwait)) {}
+      try {
+        step(parts);
+      } catch (const zmq::error_t& e) {  // EINTR from a signal, mostly: go on
+        if (e.num() == ETERM) break;
+        log(std::string("ZeroMQ: ") + e.what());
       }
-      for (int i = 0; i < kBatch; ++i) {
-        parts.clear();
-        auto got = zmq::recv_multipart(dealer, std::back_inserter(parts),
-                                       zmq::recv_flags::dontwait);
-        if (!got) break;
-        handle(parts);
-      }
-      timers(Clock::now());
     }
     if (bye_on_stop && welcomed) {
       enqueue({"bye", {}, {}});
       drain_queue();
-      flush();
-      dealer.set(zmq::sockopt::linger, static_cast<int>(kByeLinger.count()));
+      try {
+        flush();
+        dealer.set(zmq::sockopt::linger, static_cast<int>(kByeLinger.count()));
+      } catch (const zmq::error_t& e) {
+        log(std::string("ZeroMQ at bye: ") + e.what());
+      }
     }
+  }
+
+  // One turn of the I/O loop: send, wait, read, timers.
+  void step(std::vector<zmq::message_t>& parts) {
+    drain_queue();
+    flush();
+    auto timeout =
+        std::chrono::duration_cast<std::chrono::milliseconds>(wait_for(Clock::now()));
+    short events = static_cast<short>(ZMQ_POLLIN | (pending.empty() ? 0 : ZMQ_POLLOUT));
+    zmq::pollitem_t items[] = {{dealer.handle(), 0, events, 0},
+                               {wake_rx.handle(), 0, ZMQ_POLLIN, 0}};
+    zmq::poll(items, 2, timeout);
+    if (items[1].revents & ZMQ_POLLIN) {
+      zmq::message_t m;
+      while (wake_rx.recv(m, zmq::recv_flags::dontwait)) {}
+    }
+    for (int i = 0; i < kBatch; ++i) {
+      parts.clear();
+      auto got = zmq::recv_multipart(dealer, std::back_inserter(parts),
+                                     zmq::recv_flags::dontwait);
+      if (!got) break;
+      handle(parts);
+    }
+    timers(Clock::now());
+    timers(Clock::now());
   }
 };
 

@@ -78,6 +78,7 @@ struct ClientStats {
   std::uint64_t sent = 0;      // messages handed to ZeroMQ
   std::uint64_t received = 0;  // messages from the brain
   std::uint64_t gaps = 0;      // brain messages missing by their seq numbers
+  std::uint64_t dropped = 0;   // audio chunks and heartbeats dropped while nothing took them
 };
 
 class Client {
@@ -89,6 +90,7 @@ class Client {
 
   // Connect and say `hello` (on the I/O thread); on_welcome follows. Call it before any
   // send: a message queued earlier goes out before `hello` and gets `no-handshake`.
+  // Throws std::runtime_error for an endpoint or keys ZeroMQ refuses.
   void start();
   // Send `bye` (when asked and connected) and end the I/O thread; waits at most ~0.5 s.
   void stop(bool bye = true);
