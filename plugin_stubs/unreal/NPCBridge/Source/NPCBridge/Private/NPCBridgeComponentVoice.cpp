@@ -83,7 +83,10 @@ void UNPCBridgeComponent::HandleFaceFrames(const npc_bridge::FaceFrames& Msg)
 	{
 		return;  // no header for this turn, or another channel count
 	}
-	FaceTimes.Append(Msg.times.data(), static_cast<int32>(Msg.times.size()));
+	for (const std::int64_t Time : Msg.times)
+	{
+		FaceTimes.Add(static_cast<int64>(Time));  // std::int64_t is `long` on Linux, int64 `long long`
+	}
 	FaceWeights.Append(Msg.weights.data(), static_cast<int32>(Msg.weights.size()));
 }
 

@@ -39,7 +39,7 @@ void FNPCBridgeLiveLinkSource::PushFrame(FName Subject, TConstArrayView<float> V
 	}
 	FLiveLinkFrameDataStruct FrameData(FLiveLinkBaseFrameData::StaticStruct());
 	FLiveLinkBaseFrameData* Frame = FrameData.Cast<FLiveLinkBaseFrameData>();
-	Frame->WorldTime = FPlatformTime::Seconds();
+	Frame->WorldTime = FLiveLinkWorldTime(FPlatformTime::Seconds());
 	Frame->PropertyValues.Append(Values.GetData(), Values.Num());
 	Client->PushSubjectFrameData_AnyThread(FLiveLinkSubjectKey(SourceGuid, Subject), MoveTemp(FrameData));
 }
