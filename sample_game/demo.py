@@ -27,7 +27,7 @@ from plugin_stubs.client import EngineClient, Session
 from plugin_stubs.playback import Turn
 from plugin_stubs.record import save_turn
 from sample_game import CONFIG, HERE
-from sample_game.scene import MIC_TAIL_S, Arrivals, Game, player_voice
+from sample_game.scene import MIC_TAIL_S, Arrivals, Game, open_mic, player_voice
 from sample_game.world import World, tools
 
 TURN_S = 120.0  # a whole turn, spoken: generous, as a busy 2-core machine can be slow
@@ -62,12 +62,13 @@ class SceneTurn:
     reply: str = ""  # the saved reply's folder, relative to the output folder
 
 
-async def play(out: Path) -> tuple[list[SceneTurn], dict[str, Any]]:
-    """Play the scene; the turns and the world at the end."""
+async def play(out: Path, config: Path = CONFIG) -> tuple[list[SceneTurn], dict[str, Any]]:
+    """Play the scene on the brain of `config`; the turns and the world at the end."""
     print("loading the brain, its models and the hangar's NPCs ...", flush=True)
-    _, rest = load(CONFIG)
-    rest["brain"] = {**rest["brain"], "state_dir": str(_fresh_state(out)), "seed": 7}
-    brain = build_brain(rest, CONFIG.parent)
+    _, rest = load(config)
+    if rest["brain"].get("kind", "mind") == "mind":
+        rest["brain"] = {**rest["brain"], "state_dir": str(_fresh_state(out)), "seed": 7}
+    brain = build_brain(rest, config.parent)
     from bridge.server import BridgeServer
 
     server = BridgeServer(brain, ServerConfig(bind="tcp://127.0.0.1:*"))
@@ -121,11 +122,12 @@ async def _turn(
         print(f"\nplayer -> {who}: ({speech_s:.1f} s of speech into an open microphone)",
               flush=True)
         arrivals = Arrivals(since=time.perf_counter() + speech_s)
-        talking = asyncio.ensure_future(session.stream(voice, realtime=True, end=False))
+        talking = asyncio.ensure_future(open_mic(session, voice))
         try:
             turn = await session.turn(TURN_S, on_message=show)
         finally:
-            with contextlib.suppress(Exception):
+            talking.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
                 await talking
     reply = ""
     if turn.audio:

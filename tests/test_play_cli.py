@@ -7,10 +7,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from npc.cli import main
 from sample_game import NPCS_DIR
+from sample_game.demo import SCRIPT as SCENE
+from sample_game.demo import STAGES
 from tests.helpers import echo_brain, run, running
 
 BIN = Path(sys.executable).parent / "npc-bridge"
+ECHO_HEARING = Path(__file__).parent / "data" / "echo_hangar.toml"  # echo brain with ears
 PROC_WAIT = 60.0  # s; a cold Python with numpy, scipy and zmq, then a few turns
 
 SCRIPT = """\
@@ -92,3 +98,32 @@ def test_play_says_when_no_server_answers() -> None:
     )
     assert proc.returncode == 2
     assert "no answer from tcp://127.0.0.1:9" in proc.stdout
+
+
+def test_the_demo_scene_plays_and_writes_its_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The echo brain with the sample game's ears: each spoken line comes back as the NPC's
+    # voice with face frames, so every stage of the latency table is measured, fast.
+    assert main(["demo", "--out", str(tmp_path), "--config", str(ECHO_HEARING)]) == 0
+    out = capsys.readouterr().out
+    table = out[out.index("Latency by stage"):].splitlines()
+    assert table[1].split()[:3] == ["turn", "input", "end"]
+    rows = [line.split()[-1 - len(STAGES) :] for line in table[2 : 2 + len(SCENE)]]
+    for row, (_, kind, line) in zip(rows, SCENE, strict=True):
+        assert row[0] == kind
+        if kind == "text":
+            assert row[1:3] == ["-", "-"] and f": {line}\n" in out  # echoed
+        else:
+            eot, heard, token, audio, face, done = (float(x) for x in row[1:])
+            assert eot > 300 and heard > 300  # the VAD's hangover (480 ms) comes first
+            assert heard <= token <= done and audio <= done and face <= done
+    assert out.count("  heard: ") == sum(kind == "voice" for _, kind, _ in SCENE)
+    assert "the world at the end: pilot-1 has 500 credits" in out  # the echo brain never acts
+    replies = sorted(p.parent.name for p in tmp_path.glob("*/npc.wav"))
+    assert len(replies) == sum(kind == "voice" for _, kind, _ in SCENE)
+    report = tmp_path / "report.html"
+    assert f"report: {report}" in out
+    page = report.read_text()
+    assert page.count('<article class="turn">') == len(SCENE)
+    assert all(f"{name}/npc.wav" in page for name in replies)

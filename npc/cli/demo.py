@@ -33,13 +33,20 @@ def add_parser(sub: Any) -> None:
         help="folder for the report, the saved replies and the scene's state (default "
         "out/demo)",
     )
+    p.add_argument(
+        "--config",
+        type=Path,
+        help="play the scene on the brain of this server config instead of the sample "
+        "game's hangar.toml (its NPC ids must be the hangar's)",
+    )
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from sample_game import CONFIG
     from sample_game.demo import play
 
-    turns, world = asyncio.run(play(args.out))
+    turns, world = asyncio.run(play(args.out, args.config or CONFIG))
     print("\nLatency by stage, ms after the end of the player's input (the last speech "
           "sample sent, or the typed line):")
     head = "".join(f"{name:>13}" for name in STAGE_NAMES.values())
