@@ -75,7 +75,7 @@ cpp: cpp-deps
 
 # C++ against Python: text round trips through the echo brain, both clients in one run.
 bench-cpp: $(STAMP) cpp
-	$(BIN)/python -m plugin_stubs.cpp.bench
+	$(BIN)/npc-bridge bench cpp
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache

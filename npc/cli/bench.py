@@ -59,6 +59,7 @@ def add_parser(sub: Any) -> None:
     _add_rag(targets)
     _add_face(targets)
     _add_tts(targets)
+    _add_cpp(targets)
 
 
 def _add_brain(targets: Any) -> None:
@@ -131,6 +132,28 @@ def _add_tts(targets: Any) -> None:
     )
     add_arguments(t)
     t.set_defaults(run=_tts)
+
+
+def _add_cpp(targets: Any) -> None:
+    from plugin_stubs.cpp.bench import add_arguments
+
+    c = targets.add_parser(
+        "cpp",
+        help="the C++ engine client's round trip against the Python one (build: make cpp)",
+        description=(
+            "Starts `npc-bridge serve` with the echo brain on loopback and times text-input "
+            "-> dialogue-final round trips with the C++ client (npc_talk --bench) and the "
+            "Python reference client in alternating blocks; prints p50/p99 and the ratio."
+        ),
+    )
+    add_arguments(c)
+    c.set_defaults(run=_cpp)
+
+
+def _cpp(args: argparse.Namespace) -> int:
+    from plugin_stubs.cpp.bench import run
+
+    return run(args)
 
 
 def _tts(args: argparse.Namespace) -> int:

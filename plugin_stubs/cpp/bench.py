@@ -123,15 +123,17 @@ def report(result: dict[str, Latency], settings: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m plugin_stubs.cpp.bench", description=__doc__)
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rounds", type=int, default=2000, help="timed round trips per client")
     p.add_argument("--blocks", type=int, default=10, help="alternating blocks")
     p.add_argument("--warmup", type=int, default=50, help="untimed round trips per block")
     p.add_argument("--port", type=int, default=5599, help="loopback port for the server")
     p.add_argument("--npc-talk", type=Path, default=NPC_TALK, help="the built npc_talk")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
-    args = p.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
+    """The bench with parsed arguments (`npc-bridge bench cpp` and `python -m` both)."""
     if not args.npc_talk.exists():
         print(f"{args.npc_talk} is missing: run `make cpp` first", file=sys.stderr)
         return 2
@@ -147,6 +149,12 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(report(result, settings))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m plugin_stubs.cpp.bench", description=__doc__)
+    add_arguments(p)
+    return run(p.parse_args(argv))
 
 
 if __name__ == "__main__":
