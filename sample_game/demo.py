@@ -30,7 +30,7 @@ from sample_game import CONFIG, HERE
 from sample_game.scene import MIC_TAIL_S, Arrivals, Game, open_mic, player_voice
 from sample_game.world import World, tools
 
-TURN_S = 120.0  # a whole turn, spoken: generous, as a busy 2-core machine can be slow
+TURN_S = 240.0  # a whole turn, spoken: generous, as a busy 2-core machine can be slow
 PLAYER = "pilot-1"
 CREDITS = 500  # enough for a red paint job and a repair, not for a second paint job
 # (npc, "voice" or "text", the player's line)
@@ -83,12 +83,18 @@ async def play(out: Path, config: Path = CONFIG) -> tuple[list[SceneTurn], dict[
             print(f"connected to {server.endpoint}: NPCs {', '.join(engine.welcome.npcs)}")
             print(f"{PLAYER} walks in with {CREDITS} credits and a grey mech")
             sessions: dict[str, Session] = {}
-            for npc, kind, line in SCRIPT:
+            for npc, _, _ in SCRIPT:  # the NPCs the pilot will talk to, before the scene
                 if npc not in sessions:
                     sessions[npc] = await engine.open_session(
-                        npc, PLAYER, actions=tools(npc), on_action=game.on_action(PLAYER)
+                        npc, PLAYER, actions=tools(npc), on_action=game.on_action(PLAYER),
+                        timeout=TURN_S,
                     )
-                turns.append(await _turn(sessions[npc], kind, line, tts, game, out))
+            for npc, kind, line in SCRIPT:
+                try:
+                    turns.append(await _turn(sessions[npc], kind, line, tts, game, out))
+                except TimeoutError:
+                    print(f"  (no reply within {TURN_S:.0f} s: the scene stops here)")
+                    break
             await asyncio.sleep(2.5)  # the last repair and the paint finish on the tick
             if turns:
                 turns[-1].changes += game.news()

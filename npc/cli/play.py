@@ -128,7 +128,7 @@ class Player:
         try:
             s = await self.client.open_session(
                 npc, self.args.player, actions=tools(npc),
-                on_action=self.game.on_action(self.args.player),
+                on_action=self.game.on_action(self.args.player), timeout=self.args.timeout,
             )
         except BridgeError as e:
             _out(f"cannot talk to {npc}: {e.reason}")
