@@ -68,6 +68,7 @@ class Speaker:
         # synthesised, so on a small CPU the voice the player waits for comes first.
         self.go = threading.Event()
         self.go.set()
+        self.queued = 0  # clauses given to the voice so far
         self._queue: asyncio.Queue[tuple[str, float] | None] = asyncio.Queue()
         self._task = asyncio.ensure_future(self._work())
 
@@ -84,8 +85,9 @@ class Speaker:
             self._put(clause)
 
     def _put(self, clause: str) -> None:
-        if not self.timing and self._queue.empty() and not self.cursor:
+        if not self.queued:
             self.go.clear()  # the first clause: the model waits until it is heard
+        self.queued += 1
         self._queue.put_nowait((clause, time.perf_counter()))
 
     def emotion(self, name: str, intensity: float = EMOTION_INTENSITY) -> None:
@@ -116,6 +118,7 @@ class Speaker:
         while (item := await self._queue.get()) is not None:
             clause, ready = item
             if self.failed:
+                self.go.set()
                 continue  # the voice failed once this turn: the rest is text only
             try:
                 clips = await asyncio.to_thread(

@@ -16,8 +16,8 @@ def split(text: str, step: int = 3) -> list[str]:
 
 def test_sentences_are_cut_as_soon_as_they_end() -> None:
     s = ClauseSplitter()
-    assert s.feed("Welcome, pilot") == []  # the comma comes before FIRST_MIN_CHARS
-    assert s.feed(". The hangar") == ["Welcome, pilot."]
+    assert s.feed("Ah, pilot") == []  # the comma comes before FIRST_MIN_CHARS
+    assert s.feed(". The hangar") == ["Ah, pilot."]
     assert s.feed(" is open! Go") == ["The hangar is open!"]
     assert s.flush() == ["Go"]
 
@@ -25,8 +25,8 @@ def test_sentences_are_cut_as_soon_as_they_end() -> None:
 def test_first_clause_ends_early_at_a_comma_later_ones_wait() -> None:
     text = "Well now, pilot friend, the mech bay is busy, and the crane is down until dusk."
     assert split(text) == [
-        "Well now, pilot friend,",
-        "the mech bay is busy, and the crane is down until dusk.",
+        "Well now,",
+        "pilot friend, the mech bay is busy, and the crane is down until dusk.",
     ]
 
 
@@ -50,5 +50,5 @@ def test_nothing_is_lost_or_reordered() -> None:
 def test_a_first_clause_with_no_mark_is_cut_after_a_few_words() -> None:
     s = ClauseSplitter()
     out = s.feed("The north hangar runs on a fusion core that hums all night")
-    assert out == ["The north hangar runs on a"]  # short: its audio is ready quickly
-    assert s.feed(" long. Yes") == ["fusion core that hums all night long."]
+    assert out == ["The north hangar runs"]  # short: its audio is ready quickly
+    assert s.feed(" long. Yes") == ["on a fusion core that hums all night long."]

@@ -165,13 +165,25 @@ class Llm(abc.ABC):
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[tuple[str, str | BaseException | None]] = asyncio.Queue()
         cancel = threading.Event()
+        # With `go`, each piece waits until the consumer has taken it (and so has had the
+        # chance to clear `go`) before the next token is computed: a pause asked for on a
+        # piece holds the very next token, not the one after it.
+        taken = threading.Event() if go is not None else None
+
+        def hold() -> None:
+            assert go is not None and taken is not None
+            while not taken.wait(0.05) and not cancel.is_set():
+                pass
+            taken.clear()
+            while not go.wait(0.05) and not cancel.is_set():
+                pass
 
         def produce() -> None:
             try:
                 for piece in self.stream_with_retries(request, cancel):
                     loop.call_soon_threadsafe(queue.put_nowait, ("piece", piece))
-                    while go is not None and not go.wait(0.05) and not cancel.is_set():
-                        pass
+                    if go is not None:
+                        hold()
                     if cancel.is_set():
                         break
             except BaseException as e:
@@ -196,6 +208,8 @@ class Llm(abc.ABC):
                     assert isinstance(value, str)
                     limit = self.stall_timeout_s
                     yield value
+                    if taken is not None:
+                        taken.set()
                 elif kind == "error":
                     assert isinstance(value, BaseException)
                     raise value
