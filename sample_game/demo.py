@@ -12,7 +12,6 @@ into an open microphone, as a headset would.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import shutil
 import time
@@ -27,7 +26,7 @@ from plugin_stubs.client import EngineClient, Session
 from plugin_stubs.playback import Turn
 from plugin_stubs.record import save_turn
 from sample_game import CONFIG, HERE
-from sample_game.scene import MIC_TAIL_S, Arrivals, Game, open_mic, player_voice
+from sample_game.scene import MIC_TAIL_S, Arrivals, Game, player_voice
 from sample_game.world import World, tools
 
 TURN_S = 240.0  # a whole turn, spoken: generous, as a busy 2-core machine can be slow
@@ -128,13 +127,11 @@ async def _turn(
         print(f"\nplayer -> {who}: ({speech_s:.1f} s of speech into an open microphone)",
               flush=True)
         arrivals = Arrivals(since=time.perf_counter() + speech_s)
-        talking = asyncio.ensure_future(open_mic(session, voice))
+        talking = asyncio.ensure_future(session.stream(voice, realtime=True, end=False))
         try:
             turn = await session.turn(TURN_S, on_message=show)
         finally:
-            talking.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await talking
+            await talking
     reply = ""
     if turn.audio:
         reply = f"{session.opened.npc}-turn{turn.number}"

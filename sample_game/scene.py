@@ -24,7 +24,6 @@ from bridge.messages import (
     TurnEnd,
 )
 from npc.tts.base import Tts, Voice, speak
-from plugin_stubs.client import Session
 from plugin_stubs.wav import Pcm, with_silence
 from sample_game.world import TICK_HZ, World
 
@@ -45,14 +44,6 @@ def player_voice(
     loud = np.flatnonzero(np.abs(pcm.astype(np.int32)) > QUIET)
     pcm = pcm[: loud[-1] + 1] if len(loud) else pcm[:0]
     return with_silence(Pcm(pcm.tobytes(), MIC_RATE), tail_s)
-
-
-async def open_mic(session: Session, voice: Pcm, chunk_ms: int = 20) -> None:
-    """Stream `voice` in real time, then silence until cancelled, as an open microphone."""
-    await session.stream(voice, chunk_ms=chunk_ms, realtime=True, end=False)
-    quiet = Pcm(bytes(2 * voice.sample_rate * chunk_ms // 1000), voice.sample_rate)
-    while True:
-        await session.stream(quiet, chunk_ms=chunk_ms, realtime=True, end=False)
 
 
 @dataclass
