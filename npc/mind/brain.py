@@ -147,12 +147,15 @@ class MindBrain(Brain):
 
     def _warm(self) -> None:
         for npc in self.designs.npcs.values():
-            actions = available(npc, self.designs.actions, [])
-            head = prompt.chat(npc, actions, prompt.Context(), "", npc.steer)[:-1]
-            try:
-                self.llm.warm(LlmRequest(head))
-            except Exception as e:  # warming is an optimisation: never fatal
-                log.warning("could not warm the prompt of %s: %s", npc.id, e)
+            self._warm_one(npc, available(npc, self.designs.actions, []))
+
+    def _warm_one(self, npc: NpcFile, actions: Mapping[str, dict[str, Any]]) -> None:
+        """Evaluate the prompt head `npc` has with `actions`: its first turn starts fast."""
+        head = prompt.chat(npc, actions, prompt.Context(), "", npc.steer)[:-1]
+        try:
+            self.llm.warm(LlmRequest(head))
+        except Exception as e:  # warming is an optimisation: never fatal
+            log.warning("could not warm the prompt of %s: %s", npc.id, e)
 
     async def stop(self) -> None:
         for task in [self._watch, self._summary, *self._tasks]:
@@ -187,6 +190,10 @@ class MindBrain(Brain):
             terms = self.index.terms(npc.knowledge) if self.index is not None else []
             conv.hearing = self.ears.listen(conv, vocabulary=[npc.name, *others, *terms])
         actions = available(npc, self.designs.actions, info.actions)
+        if info.actions:  # the engine's actions are in this session's prompt head: warm it
+            task = asyncio.ensure_future(asyncio.to_thread(self._warm_one, npc, actions))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         return Opened(conv, npc.id, npc.name, list(actions))
 
     # -- for conversations -----------------------------------------------------------------
