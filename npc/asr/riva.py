@@ -13,11 +13,10 @@ import numpy as np
 from bridge.errors import BackendError
 from npc.asr.base import Asr, AsrCapabilities, AsrStream, Hints
 from npc.registry import require
+from npc.riva import auth, rpc_error
 
 SAMPLE_RATE = 16000  # Hz; what the stage feeds and what we declare to Riva
 _END = b""  # queued to end the request stream; Riva never gets an empty audio chunk
-# gRPC status names worth retrying: the server is down or slow, not the request wrong.
-_RETRYABLE = {"UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED"}
 # Riva decodes in fixed chunks, so its results may trail the audio sent by up to a chunk.
 _LAG_S = 0.5
 
@@ -26,20 +25,6 @@ def _to_pcm16(audio: np.ndarray) -> bytes:
     """float32 -1..1 to little-endian signed 16-bit PCM, as LINEAR_PCM wants."""
     clipped = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0)
     return (clipped * 32767.0).round().astype("<i2").tobytes()
-
-
-def _rpc_error(e: Exception, uri: str) -> BackendError:
-    """Map a grpc.RpcError to a BackendError that keeps the gRPC status in its text."""
-    code = getattr(e, "code", None)
-    status = code() if callable(code) else None
-    name = getattr(status, "name", "UNKNOWN")
-    details = getattr(e, "details", None)
-    text = details() if callable(details) else str(e)
-    return BackendError(
-        f"riva asr at {uri}: gRPC {name}: {text}",
-        retryable=name in _RETRYABLE,
-        stage="asr",
-    )
 
 
 class _Call:
@@ -93,7 +78,7 @@ class _Call:
                     self.changed.notify_all()
         except Exception as e:  # grpc.RpcError, and anything odd from the channel
             if not self._cancelled:
-                self.error = _rpc_error(e, self._owner.uri)
+                self.error = rpc_error(e, self._owner.uri, "asr")
         finally:
             with self.changed:
                 self.done.set()
@@ -221,15 +206,7 @@ class RivaAsr(Asr):
         self.timeout_s = timeout_s
         self.boost = boost
         self.partial_wait_s = partial_wait_s
-        try:
-            self._auth = self._riva.Auth(
-                ssl_root_cert=ssl_cert,
-                use_ssl=use_ssl,
-                uri=uri,
-                metadata_args=[[k, v] for k, v in (metadata or {}).items()],
-            )
-        except (OSError, ValueError) as e:
-            raise BackendError(f"riva asr at {uri}: {e}", stage="asr") from e
+        self._auth = auth(self._riva, uri, use_ssl, ssl_cert, metadata, "asr")
         self._service = self._riva.ASRService(self._auth)
 
     def _streaming_config(self, hints: Hints) -> Any:

@@ -12,10 +12,9 @@ import numpy as np
 
 from bridge.errors import BackendError, ConfigError
 from npc.registry import require
+from npc.riva import auth, rpc_error
 from npc.tts.base import Clip, Tts, TtsCapabilities, Voice, check_settings
 
-# gRPC status names worth retrying: the server is down or slow, not the request wrong.
-_RETRYABLE = {"UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED"}
 RIVA_PITCH_LIMIT = 3.0  # Riva's SSML pitch: speaker pitch standard deviations, -3..3
 
 
@@ -68,29 +67,13 @@ class RivaTts(Tts):
         self.timeout_s = timeout_s
         self.f0_hz, self.f0_std_hz = f0_hz, f0_std_hz
         self.capabilities = TtsCapabilities(sample_rate=sample_rate, phones=False)
-        try:
-            self._auth = self._riva.Auth(
-                ssl_root_cert=ssl_cert,
-                use_ssl=use_ssl,
-                uri=uri,
-                metadata_args=[[k, v] for k, v in (metadata or {}).items()],
-            )
-        except (OSError, ValueError) as e:
-            raise BackendError(f"riva tts at {uri}: {e}", stage="tts") from e
+        self._auth = auth(self._riva, uri, use_ssl, ssl_cert, metadata, "tts")
         self._service = self._riva.SpeechSynthesisService(self._auth)
         self._voices: list[str] | None = None
         self._lock = threading.Lock()
 
     def _error(self, e: Exception) -> BackendError:
-        code = getattr(e, "code", None)
-        name = getattr(code() if callable(code) else None, "name", "UNKNOWN")
-        details = getattr(e, "details", None)
-        text = details() if callable(details) else str(e)
-        return BackendError(
-            f"riva tts at {self.uri}: gRPC {name}: {text}",
-            retryable=name in _RETRYABLE,
-            stage="tts",
-        )
+        return rpc_error(e, self.uri, "tts")
 
     def voices(self) -> list[str]:
         """The server's voices ("<voice_name>.<subvoice>"), asked once."""
