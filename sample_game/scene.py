@@ -18,12 +18,14 @@ from bridge.messages import (
     ActionCall,
     DialogueDelta,
     FaceFrames,
+    GameEvent,
     Message,
     NpcAudio,
     Transcript,
     TurnEnd,
 )
 from npc.tts.base import Tts, Voice, speak
+from plugin_stubs.client import EngineClient
 from plugin_stubs.wav import Pcm, with_silence
 from sample_game.world import TICK_HZ, World
 
@@ -73,14 +75,23 @@ class Arrivals:
 class Game:
     """The hangar's engine side: the world on its tick, applying the NPCs' engine actions.
 
-    Every action and world change is told to `tell` as a line as it happens.
+    Every action and world change is told to `tell` as a line as it happens. With an
+    `engine`, the world's events (a pilot walks in, a mech is damaged) go to the brain as
+    `game-event` messages on each tick, for the NPCs' scripts to react to.
     """
 
-    def __init__(self, world: World | None = None, tell: Callable[[str], None] = print) -> None:
+    def __init__(
+        self,
+        world: World | None = None,
+        tell: Callable[[str], None] = print,
+        engine: EngineClient | None = None,
+    ) -> None:
         self.world = world or World()
         self.tell = tell
+        self.engine = engine
         self.log: list[tuple[str, bool, str]] = []  # (action, ok, error) in order
         self._seen = len(self.world.changes)
+        self._sent = len(self.world.events)
 
     def on_action(self, player: str) -> Callable[[ActionCall], tuple[bool, Any, str]]:
         """The session's action handler for `player`."""
@@ -104,9 +115,23 @@ class Game:
             self.tell(f"  [world] {change}")
         return new
 
+    async def publish(self) -> int:
+        """Send the world's events not sent yet to the brain; how many were sent."""
+        new = self.world.events[self._sent :]
+        if self.engine is None:
+            return 0
+        self._sent += len(new)
+        for event in new:
+            self.tell(f"  [event] {event.name} {json.dumps(event.payload, ensure_ascii=False)}")
+            await self.engine.send(
+                GameEvent(name=event.name, payload=event.payload, players=event.players)
+            )
+        return len(new)
+
     async def tick(self) -> None:
         """Run the world at TICK_HZ until cancelled (as a game loop would)."""
         while True:
             await asyncio.sleep(1 / TICK_HZ)
             self.world.step()
             self.news()
+            await self.publish()

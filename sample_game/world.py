@@ -6,7 +6,9 @@ the world (credits, stock, what fits where) and changes it, or refuses with a pl
 the NPC then puts in its own words. A success's result is a short line, not data: the
 line the NPC said while acting is enough, so the brain writes no follow-up line for it.
 Timed work (paint curing, repairs) advances with `step()`, one tick at a time, as a game
-loop would call it.
+loop would call it. What the NPCs should hear about (a pilot walks into a place, a mech
+takes damage) is queued in `events` as game events for the engine to send
+(sample_game/scripts/hangar.py reacts to them).
 """
 
 from __future__ import annotations
@@ -51,6 +53,15 @@ PLACES = {
     "armory": "behind the armory door; cleared pilots only",
 }
 DOORS = ("armory", "bay 7", "cargo lift")
+
+
+@dataclass(frozen=True, slots=True)
+class WorldEvent:
+    """Something the NPCs may react to: sent as a `game-event` (name, payload, players)."""
+
+    name: str  # "player-entered", "mech-damaged"
+    payload: dict[str, Any]
+    players: list[str]  # the players concerned; empty: everyone nearby
 
 
 @dataclass
@@ -98,6 +109,7 @@ class World:
         self.stock = dict(START_STOCK)
         self.doors = dict.fromkeys(DOORS, False)  # door -> open
         self.changes: list[str] = []  # what happened, in words, oldest first
+        self.events: list[WorldEvent] = []  # game events for the NPCs, oldest first
         for pid, credits in (players or {}).items():
             self.join(pid, credits)
 
@@ -108,6 +120,29 @@ class World:
             self.mechs[mech.id] = mech
             self.players[player] = Player(player, credits, mech.id)
         return self.players[player]
+
+    def enter(self, player: str, place: str) -> None:
+        """`player` walks into `place` (one of PLACES); the NPCs there hear of it."""
+        if place not in PLACES:
+            raise ValueError(f"no place {place!r}; there is {', '.join(PLACES)}")
+        self.join(player).place = place
+        self._changed(f"{player} walks into the {place}")
+        self.events.append(WorldEvent("player-entered", {"player": player, "place": place},
+                                      [player]))
+
+    def damage(self, player: str, part: str, amount: int) -> None:
+        """`player`'s mech takes `amount` damage to `part` (a training accident, a brawl)."""
+        mech = self.mech_of(player)
+        if part not in mech.parts:
+            raise ValueError(f"a mech has no {part}; it has {', '.join(mech.parts)}")
+        hit = mech.parts[part]
+        hit.condition = max(0, hit.condition - amount)
+        self._changed(f"{mech.id}: {part} damaged, condition {hit.condition}")
+        self.events.append(WorldEvent(
+            "mech-damaged",
+            {"mech": mech.id, "owner": player, "part": part, "condition": hit.condition},
+            [],
+        ))
 
     def mech_of(self, player: str) -> Mech:
         return self.mechs[self.players[player].mech]

@@ -153,7 +153,9 @@ def test_a_voice_table_sets_name_speed_and_pitch(tmp_path: Path) -> None:
     assert npc.tts == Voice("en-gb", 0.9, -3.5) and npc.voice == "en-gb"
     inline = VOICE_TABLE[: VOICE_TABLE.index("[voice]")] + "voice = { speed = 1.25 }\n"
     assert load_npc(write(tmp_path / "inline.toml", inline)).tts == Voice("", 1.25, 0.0)
-    assert {n.tts for n in load_npcs(NPCS_DIR)} == {Voice("joe-us")}  # the sample game's
+    voices = {n.id: n.tts for n in load_npcs(NPCS_DIR)}  # the sample game's: one voice, shifted
+    assert voices["brakka"] == Voice("joe-us")
+    assert voices["quartermaster"] == Voice("joe-us", 1.05, 3.0)
     with pytest.raises(DesignerError, match=r"guard\.toml:7: voice `speed` must be a number"):
         load_npc(write(tmp_path / "guard.toml", VOICE_TABLE.replace("0.9", "2.5")))
 

@@ -134,3 +134,25 @@ def test_each_npc_gets_its_own_engine_actions() -> None:
         "paint_mech", "repair_part", "swap_part", "open_door"]
     assert [t["function"]["name"] for t in tools("quartermaster")] == ["give_item", "open_door"]
     assert tools("smuggler") == [] and tools("nobody") == []
+
+
+def test_walking_in_and_damage_become_game_events_for_the_npcs() -> None:
+    world = World({"renn": 1000})
+    world.enter("renn", "workshop")
+    world.damage("renn", "arms", 30)
+    world.damage("renn", "arms", 90)  # condition stops at 0
+    assert world.players["renn"].place == "workshop"
+    assert world.mech_of("renn").parts["arms"].condition == 0
+    names = [(e.name, e.payload, e.players) for e in world.events]
+    assert names == [
+        ("player-entered", {"player": "renn", "place": "workshop"}, ["renn"]),
+        ("mech-damaged",
+         {"mech": "renn-mech", "owner": "renn", "part": "arms", "condition": 50}, []),
+        ("mech-damaged",
+         {"mech": "renn-mech", "owner": "renn", "part": "arms", "condition": 0}, []),
+    ]
+    with pytest.raises(ValueError, match="no place 'moon'"):
+        world.enter("renn", "moon")
+    with pytest.raises(ValueError, match="has no wings"):
+        world.damage("renn", "wings", 5)
+    assert len(world.events) == 3
