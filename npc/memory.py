@@ -52,6 +52,17 @@ _MIGRATIONS = (
         PRIMARY KEY (npc, player, key)
     );
     """,
+    """
+    CREATE TABLE goals (
+        npc TEXT NOT NULL,
+        player TEXT NOT NULL,
+        name TEXT NOT NULL,
+        enabled INTEGER,
+        fired INTEGER NOT NULL DEFAULT 0,
+        last_at REAL,
+        PRIMARY KEY (npc, player, name)
+    );
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 _TURN_COLUMNS = "id, npc, player, session, role, text, attributes, meta, at"
@@ -78,6 +89,15 @@ class Summary:
 
     text: str = ""
     upto_id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class GoalRecord:
+    """A script goal's state for one NPC and player; `enabled` None: as the script says."""
+
+    enabled: bool | None = None
+    fired: int = 0  # times it fired
+    last_at: float | None = None  # when it last fired, Unix time, s
 
 
 class Memory:
@@ -244,6 +264,44 @@ class Memory:
         with self._write() as db:
             _put_relationship(db, npc, player, key, value)
         return value
+
+    def goal(self, npc: str, player: str, name: str) -> GoalRecord:
+        """A goal's stored state; the default record when it never fired nor was switched."""
+        with self._read() as db:
+            row = db.execute(
+                "SELECT enabled, fired, last_at FROM goals WHERE npc = ? AND player = ? "
+                "AND name = ?",
+                (npc, player, name),
+            ).fetchone()
+        if row is None:
+            return GoalRecord()
+        enabled, fired, last_at = row
+        return GoalRecord(None if enabled is None else bool(enabled), int(fired), last_at)
+
+    def set_goal_enabled(self, npc: str, player: str, name: str, enabled: bool) -> None:
+        """Switch a goal on or off for this NPC and player (it outlives the script's default)."""
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO goals (npc, player, name, enabled) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (npc, player, name) DO UPDATE SET enabled = excluded.enabled",
+                (npc, player, name, int(enabled)),
+            )
+
+    def goal_fired(self, npc: str, player: str, name: str, at: float | None = None) -> int:
+        """Count one firing of a goal at `at` (now by default); returns the times fired."""
+        at = time.time() if at is None else at
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO goals (npc, player, name, fired, last_at) VALUES (?, ?, ?, 1, ?) "
+                "ON CONFLICT (npc, player, name) DO UPDATE SET "
+                "fired = fired + 1, last_at = excluded.last_at",
+                (npc, player, name, at),
+            )
+            row = db.execute(
+                "SELECT fired FROM goals WHERE npc = ? AND player = ? AND name = ?",
+                (npc, player, name),
+            ).fetchone()
+        return int(row[0])
 
     def close(self) -> None:
         with self._lock:

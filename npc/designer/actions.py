@@ -148,6 +148,28 @@ def load_action_file(path: Path, source: str | None = None) -> dict[str, ActionS
 
     A syntax error or an exception while it runs is a DesignerError at its line.
     """
+    module = run_module(path, source, "npc_actions")
+    module_name = module.__name__
+    found: dict[str, ActionSpec] = {}
+    for value in vars(module).values():
+        spec = spec_of(value)
+        if spec is None or getattr(value, "__module__", None) != module_name:
+            continue  # plain functions, and actions imported from elsewhere
+        if spec.name in found:
+            raise DesignerError(
+                path,
+                spec.line,
+                f"action '{spec.name}' is also defined at {found[spec.name].source}",
+            )
+        found[spec.name] = spec
+    return found
+
+
+def run_module(path: Path, source: str | None, prefix: str) -> types.ModuleType:
+    """Run a designer's Python file as a fresh module named after `prefix` and its path.
+
+    A syntax error or an exception while it runs is a DesignerError at its line.
+    """
     path = path.resolve()
     if source is None:
         try:
@@ -156,7 +178,7 @@ def load_action_file(path: Path, source: str | None = None) -> dict[str, ActionS
             raise DesignerError(path, None, f"cannot read: {e}") from e
     digest = hashlib.sha1(str(path).encode()).hexdigest()[:12]
     stem = re.sub(r"\W", "_", path.stem)
-    module_name = f"npc_actions_{digest}_{stem}"
+    module_name = f"{prefix}_{digest}_{stem}"
     module = types.ModuleType(module_name)
     module.__file__ = str(path)
     try:
@@ -173,19 +195,7 @@ def load_action_file(path: Path, source: str | None = None) -> dict[str, ActionS
     except Exception as e:
         _restore(module_name, previous)
         raise DesignerError(path, _line_in(e, path), f"{type(e).__name__}: {e}") from e
-    found: dict[str, ActionSpec] = {}
-    for value in vars(module).values():
-        spec = spec_of(value)
-        if spec is None or getattr(value, "__module__", None) != module_name:
-            continue  # plain functions, and actions imported from elsewhere
-        if spec.name in found:
-            raise DesignerError(
-                path,
-                spec.line,
-                f"action '{spec.name}' is also defined at {found[spec.name].source}",
-            )
-        found[spec.name] = spec
-    return found
+    return module
 
 
 def load_actions(folder: Path) -> dict[str, ActionSpec]:
