@@ -207,7 +207,7 @@ class Hearing:
         fut.add_done_callback(done)
 
     async def _end_turn(self, push_to_talk: bool, speech: int) -> None:
-        u, self.utterance = self.utterance, None
+        u = self.utterance  # kept until the final is out: the player is still mid-turn
         if u is None:
             if push_to_talk:
                 self.listener.final("", {})
@@ -218,6 +218,7 @@ class Hearing:
         text = await u.speculative
         done = time.perf_counter()
         u.finished = True
+        self.utterance = None
         u.stream.close()
         self.turns.reset_keep_position()
         trace = {

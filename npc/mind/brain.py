@@ -19,6 +19,7 @@ from typing import Any
 
 from bridge import errors
 from bridge.errors import BridgeError, ProtocolError
+from bridge.messages import Error, GameEvent
 from bridge.seam import Brain, Opened, Outbox, SessionInfo
 from npc import steer
 from npc.designer.persona import NpcFile
@@ -29,7 +30,11 @@ from npc.memory import Memory
 from npc.mind import prompt
 from npc.mind.acting import available
 from npc.mind.conversation import MindConversation
+from npc.mind.scripted import ScriptSide
 from npc.rag.index import Hit, LoreIndex
+from npc.script.intent import IntentMatcher
+from npc.script.loader import Scripts
+from npc.script.runner import SCRIPT_ERROR
 from npc.speaking import Speaker, Voices
 from npc.steer import SteerLog
 from npc.steer import decoding as steer_decoding
@@ -77,6 +82,7 @@ class MindBrain(Brain):
         steer_log: SteerLog | None = None,
         index: LoreIndex | None = None,
         voices: Voices | None = None,
+        scripts: Scripts | None = None,
         own: bool = True,
     ) -> None:
         self.designs = designs
@@ -88,6 +94,9 @@ class MindBrain(Brain):
         self.steer_log = steer_log
         self.index = index
         self.voices = voices  # None: text only (no npc-audio, face or emotion)
+        self.scripts = scripts  # the game's behaviour scripts (npc/script), if any
+        self.intents = IntentMatcher(index.embedder if index is not None else None)
+        self.conversations: set[MindConversation] = set()  # open ones, for game events
         self.own = own  # False: the LLM and ears outlive this brain (tests share them)
         self._tasks: set[asyncio.Task[None]] = set()
         self._watch: asyncio.Task[None] | None = None
@@ -123,6 +132,8 @@ class MindBrain(Brain):
             self._watch = asyncio.ensure_future(
                 self.designs.watch(self.options.reload_s, self._reloaded)
             )
+            if self.scripts is not None:
+                self._tasks.add(asyncio.ensure_future(self._watch_scripts(self.options.reload_s)))
         # Evaluate each NPC's stable prompt head now, so the first turn starts fast.
         await asyncio.to_thread(self._warm)
 
@@ -145,6 +156,35 @@ class MindBrain(Brain):
         if change.changed:
             progress(f"reloaded: {', '.join([*change.npcs, *change.actions]) or 'lore'}")
 
+    async def _watch_scripts(self, interval_s: float) -> None:
+        """Reload changed scripts; a broken one is reported to the log and every session."""
+        assert self.scripts is not None
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                change = await asyncio.to_thread(self.scripts.poll)
+            except Exception:
+                log.exception("scripts: reload failed; the last good set keeps serving")
+                continue
+            for error in change.errors:
+                progress(f"script broken, last good version keeps serving: {error}")
+                for conv in list(self.conversations):
+                    conv.out.send(Error(code=SCRIPT_ERROR, reason=str(error), stage="script",
+                                        session=conv.info.session))
+            if change.changed:
+                progress(f"scripts reloaded: {', '.join([*change.loaded, *change.removed])}")
+
+    def event(self, msg: GameEvent) -> None:
+        """A game event for no one session: every open conversation it concerns hears it."""
+        for conv in list(self.conversations):
+            ids = set(conv.npcs)
+            players = set(conv.players)
+            if msg.npcs and not ids & set(msg.npcs):
+                continue
+            if msg.players and not players & set(msg.players):
+                continue
+            conv.on_other(msg)
+
     def _warm(self) -> None:
         for npc in self.designs.npcs.values():
             self._warm_one(npc, available(npc, self.designs.actions, []))
@@ -166,6 +206,8 @@ class MindBrain(Brain):
             return_exceptions=True,
         )
         self.memory.close()
+        if self.scripts is not None:
+            self.scripts.close()
         if self.steer_log is not None:
             self.steer_log.close()
         if self.own:
@@ -185,6 +227,9 @@ class MindBrain(Brain):
                 code=errors.UNKNOWN_NPC,
             )
         conv = MindConversation(self, info, out, npc)
+        self.conversations.add(conv)
+        if self.scripts is not None:
+            conv.scripts = ScriptSide(conv, self)
         if self.ears is not None:
             others = [n.name for n in self.designs.npcs.values() if n is not npc]
             terms = self.index.terms(npc.knowledge) if self.index is not None else []

@@ -10,18 +10,28 @@ line with the steering it was said with.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import time
 from typing import TYPE_CHECKING, Any
 
 from bridge.errors import BackendError, BridgeError
-from bridge.messages import DialogueDelta, DialogueFinal, Error, GameEvent, SessionMessage, Steer
+from bridge.messages import (
+    AudioChunk,
+    AudioEnd,
+    DialogueDelta,
+    DialogueFinal,
+    Error,
+    GameEvent,
+    SessionMessage,
+    Steer,
+)
 from bridge.seam import Outbox, SessionInfo
 from npc import steer
 from npc.designer.persona import NpcFile
 from npc.llm.base import ChatMessage, Decoding, LlmRequest
-from npc.mind import acting, prompt
+from npc.mind import acting, proactive, prompt
 from npc.mind.reply import (
     SAY_CHARS,
     SAY_MIN_CHARS,
@@ -30,11 +40,13 @@ from npc.mind.reply import (
     parse_reply,
     reply_schema,
 )
+from npc.script.handle import Line
 from npc.talking import Reply as TurnFactory
 from npc.talking import TalkingConversation
 
 if TYPE_CHECKING:
     from npc.mind.brain import MindBrain
+    from npc.mind.scripted import ScriptSide
 
 log = logging.getLogger("npc_bridge.mind")
 
@@ -50,9 +62,12 @@ class MindConversation(TalkingConversation):
         super().__init__(info, out, npc.interruptible)
         self.brain = brain
         self._npc = npc
+        self.npcs: dict[str, NpcFile] = {npc.id: npc}  # B's stand-in until A's group NPCs land
         self.overrides = dict(info.steer)  # the session's changes to the NPC's defaults
         self.said: list[str] = []  # the NPC's lines so far in the turn in flight
         self.streaming = ""  # the line being generated, as far as it has streamed
+        self.scripts: ScriptSide | None = None  # the brain's behaviour scripts, if it has any
+        self.holding = False  # an after_turn hook sees the line before it is said
 
     @property
     def npc(self) -> NpcFile:
@@ -66,6 +81,13 @@ class MindConversation(TalkingConversation):
 
     # -- engine messages -----------------------------------------------------------------
 
+    def receive(self, msg: SessionMessage | GameEvent) -> None:
+        if self.scripts is not None and not self.scripts.listening and isinstance(
+            msg, AudioChunk | AudioEnd
+        ):
+            return  # a script stopped the NPC listening
+        super().receive(msg)
+
     def on_other(self, msg: SessionMessage | GameEvent) -> None:
         if isinstance(msg, Steer):  # names and values were checked as the message arrived
             self.overrides.update(msg.attributes)
@@ -74,11 +96,32 @@ class MindConversation(TalkingConversation):
             self.brain.memory.add_turn(
                 self.npc.id, self.info.player, "event", text, session=self.info.session
             )
+            if self.scripts is not None:
+                self.scripts.event(msg)
 
-    def on_text(self, text: str) -> TurnFactory:
+    def line(
+        self,
+        npc_id: str,
+        text: str | None = None,
+        instruction: str | None = None,
+        emotion: str | None = None,
+        cause: str = "script",
+    ) -> TurnFactory:
+        """A turn in which NPC `npc_id` says `text` as written, or a line it makes up
+        following `instruction`; for `start`."""
+        line = Line(npc_id, text or "", instruction or "", emotion)
+        return lambda: proactive.speak(self, line)
+
+    async def close(self) -> None:
+        if self.scripts is not None:
+            await self.scripts.close()
+        self.brain.conversations.discard(self)
+        await super().close()
+
+    def on_text(self, text: str, player: str = "", npc: str = "") -> TurnFactory:
         return lambda: self.answer(text)
 
-    def on_heard(self, text: str) -> TurnFactory:
+    def on_heard(self, text: str, player: str = "", npc: str = "") -> TurnFactory:
         return lambda: self.answer(text)
 
     # -- a turn ----------------------------------------------------------------------------
@@ -89,9 +132,13 @@ class MindConversation(TalkingConversation):
         began = time.perf_counter()
         self.brain.quiet()
         self.said = []
+        plan = await self.scripts.before(npc.id, text) if self.scripts is not None else None
+        text = plan.turn.text if plan is not None else text
         actions = acting.available(npc, b.designs.actions, self.info.actions)
         schemas = {name: a["parameters"] for name, a in actions.items()}
         context = await asyncio.to_thread(self._recall, npc, text)
+        if plan is not None and plan.turn.facts:
+            context = dataclasses.replace(context, lore=[*plan.turn.facts, *context.lore])
         await asyncio.to_thread(
             b.memory.add_turn, npc.id, self.info.player, "player", text, session=self.info.session
         )
@@ -102,9 +149,17 @@ class MindConversation(TalkingConversation):
         schema = reply_schema(
             schemas, SAY_CHARS[verbosity], SAY_MIN_CHARS[verbosity], emotion=face
         )
-        request = b.request(npc, actions, context, text, attrs, schema)
+        asked = f"{text}\n\n({plan.instruction})" if plan and plan.instruction else text
+        request = b.request(npc, actions, context, asked, attrs, schema)
+        self.holding = self.scripts is not None and self.scripts.holds(npc.id)
         try:
-            reply = await self._generate(request, schemas, began)
+            if plan is not None and plan.lines:  # the scripts answer: nothing is generated
+                await proactive.say_lines(self, npc, plan.lines, began)
+                reply = None
+            else:
+                reply = await self._generate(request, schemas, began)
+            if reply is not None and self.scripts is not None:
+                reply = await self.scripts.review(npc, text, reply)
         except BackendError as e:
             self.out.send(Error.of(e, session=self.info.session, stage="llm"))
             if self.streaming.strip():  # what streamed before it failed was said
@@ -116,6 +171,7 @@ class MindConversation(TalkingConversation):
         except asyncio.CancelledError:
             self._remember(npc, attrs, context, text, None, interrupted=True)
             raise
+        self.holding = False
         outcome = None
         if reply is not None and reply.action:
             outcome = await self._act(npc, reply, actions)
@@ -134,7 +190,7 @@ class MindConversation(TalkingConversation):
         stream = SayStream()
         self.streaming = ""
         first = not self.said
-        if not first:  # a second line in the turn: keep the words apart
+        if not first and not self.holding:  # a second line in the turn: keep words apart
             self.out.send(DialogueDelta(session=self.info.session, turn=self.turn, text=" "))
         go = self.speaker.go if self.speaker is not None else None
         async for piece in self.brain.llm.astream(request, go):
@@ -142,9 +198,11 @@ class MindConversation(TalkingConversation):
             if delta:
                 if first and not self.streaming:
                     self.trace["first_text"] = _ms(began)
-                    if stream.emotion and self.speaker is not None:
+                    if stream.emotion and self.speaker is not None and not self.holding:
                         self.speaker.emotion(stream.emotion)
                 self.streaming += delta
+                if self.holding:  # an after_turn hook says when (and what) it is said
+                    continue
                 self.out.send(DialogueDelta(session=self.info.session, turn=self.turn, text=delta))
                 if self.speaker is not None:
                     self.speaker.feed(delta)

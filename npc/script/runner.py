@@ -73,11 +73,11 @@ async def call(
     except Exception as e:
         with run.lock:
             run.abandoned = True
-        raise ScriptError(_where(e, source), f"{name}: {type(e).__name__}: {e}") from e
+        raise ScriptError(where_of(e, source), f"{name}: {type(e).__name__}: {e}") from e
     return run
 
 
-def _where(error: BaseException, source: str) -> str:
+def where_of(error: BaseException, source: str) -> str:
     """The deepest line of the hook's own file in the traceback; its definition if none."""
     path = source.rpartition(":")[0]
     where = source

@@ -1,0 +1,139 @@
+"""Proactive speech: lines scripts start wait for a quiet moment; idle goals fire on silence.
+
+A queued line (or banter) starts only when no player of the session is speaking and no
+turn is in flight or playing; it waits at most `wait_s`, then it is dropped and logged.
+A player speaking over a proactive line is an ordinary barge-in. The same loop watches
+for silence: when nobody has spoken for an Idle goal's `after_s`, the goal fires.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from bridge.errors import BackendError
+from bridge.messages import DialogueFinal, Error
+from npc.designer.persona import NpcFile
+from npc.mind.reply import SAY_CHARS, reply_schema
+from npc.script.handle import Line
+from npc.script.types import Idle
+
+if TYPE_CHECKING:
+    from npc.mind.conversation import MindConversation
+    from npc.mind.scripted import ScriptSide
+
+log = logging.getLogger("npc_bridge.script")
+
+TICK_S = 0.05  # how often a waiting line looks again; idle time is measured on this too
+SPEAKER = "Narrator"  # who "says" a script's instruction in the NPC's prompt
+
+
+@dataclass(frozen=True, slots=True)
+class Banter:
+    npcs: list[str]
+    about: str
+    lines: int
+
+
+class Proactive:
+    """One conversation's queue of script lines and its watch for silence."""
+
+    def __init__(self, conv: MindConversation, side: ScriptSide, wait_s: float) -> None:
+        self.conv, self.side, self.wait_s = conv, side, wait_s
+        self.queue: collections.deque[tuple[Line | Banter, float]] = collections.deque()
+        self.quiet_since = time.monotonic()
+        self._task = asyncio.ensure_future(self._run())
+
+    def tasks(self) -> list[asyncio.Task[None]]:
+        return [self._task]
+
+    def put(self, line: Line) -> None:
+        self.queue.append((line, time.monotonic() + self.wait_s))
+
+    def put_banter(self, npcs: list[str], about: str, lines: int) -> None:
+        self.queue.append((Banter(npcs, about, lines), time.monotonic() + self.wait_s))
+
+    def busy(self) -> bool:
+        """A player is speaking, or a turn is in flight or its audio still playing."""
+        return self.conv.player_speaking() or self.conv.npc_speaking()
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_S)
+            now = time.monotonic()
+            if self.busy():
+                self.quiet_since = now
+                while self.queue and self.queue[0][1] < now:
+                    item, _ = self.queue.popleft()
+                    log.warning("%s: a script's line waited %.1f s for the player and was "
+                                "dropped: %s", self.conv.info.session, self.wait_s, item)
+                continue
+            if self.queue:
+                item, _ = self.queue.popleft()
+                self._start(item)
+                self.quiet_since = now
+            elif self._has_idle_goals() and await self.side.idle(now - self.quiet_since):
+                self.quiet_since = time.monotonic()
+
+    def _has_idle_goals(self) -> bool:
+        return any(isinstance(g.when, Idle) for g in self.side.scripts.current.goals)
+
+    def _start(self, item: Line | Banter) -> None:
+        conv = self.conv
+        if isinstance(item, Banter):
+            banter = getattr(conv, "banter", None)  # the group sessions' (npc/mind/scene.py)
+            if banter is None:
+                log.warning("%s: banter needs group sessions", conv.info.session)
+            else:
+                banter(item.npcs, item.about, item.lines)
+            return
+        conv.start(conv.line(item.npc, item.text or None, item.instruction or None,
+                             item.emotion), npc=item.npc, cause="script")
+
+
+async def say_lines(conv: MindConversation, npc: NpcFile, lines: list[Line], began: float) -> None:
+    """Say script lines in the turn in flight: as written, or made following an instruction."""
+    for line in lines:
+        if line.text:
+            if line.emotion and conv.speaker is not None:
+                conv.speaker.emotion(line.emotion)
+            conv._say(line.text)
+            continue
+        context = await asyncio.to_thread(conv._recall, npc, line.instruction)
+        context = dataclasses.replace(context, player_name=SPEAKER)
+        attrs = conv.attributes()
+        face = conv.speaker is not None and conv.speaker.face is not None
+        schema = reply_schema({}, SAY_CHARS[min(attrs["verbosity"], 1)], emotion=face)
+        request = conv.brain.request(npc, {}, context, line.instruction, attrs, schema)
+        try:
+            await conv._generate(request, {}, began)
+        except BackendError as e:
+            conv.out.send(Error.of(e, session=conv.info.session, stage="llm"))
+
+
+async def speak(conv: MindConversation, line: Line) -> None:
+    """A turn of the NPC's own: a script's line, spoken with its voice and face."""
+    b = conv.brain
+    npc = conv.npcs.get(line.npc) or conv.npc
+    began = time.perf_counter()
+    b.quiet()
+    conv.said = []
+    conv.speaker = b.speaker(conv, npc)
+    await say_lines(conv, npc, [line], began)
+    conv.out.send(
+        DialogueFinal(session=conv.info.session, turn=conv.turn, text=" ".join(conv.said))
+    )
+    if conv.speaker is not None:
+        await conv.speaker.finish()
+        conv.trace.update({"spoken": round((time.perf_counter() - began) * 1000, 3)})
+    said = " ".join(conv.said)
+    if said:
+        await asyncio.to_thread(
+            b.memory.add_turn, npc.id, conv.info.player, "npc", said,
+            session=conv.info.session, meta={"turn": conv.turn, "cause": "script"},
+        )

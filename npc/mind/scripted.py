@@ -1,0 +1,311 @@
+"""A conversation's side of the behaviour scripts: events, turn hooks, goals, the Npc handles.
+
+One ScriptSide per MindConversation of a brain with scripts. It runs the hooks and goals
+that concern the conversation's NPCs with their handles, reports a failing hook to the
+engine (stage "script", code "script-error", `file:line: reason`) and goes on, and is the
+`Host` behind every handle: lines go to the proactive queue (npc/mind/proactive.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import random
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from bridge.errors import BridgeError
+from bridge.messages import Error, GameEvent
+from npc.designer.persona import NpcFile
+from npc.mind import acting
+from npc.mind.proactive import Proactive
+from npc.mind.reply import Reply
+from npc.script.api import AFTER, BEFORE, EVENT, Goal
+from npc.script.goals import GoalBook
+from npc.script.handle import GoalState, Line, Npc
+from npc.script.runner import ScriptError, call, where_of
+from npc.script.types import Event, Idle, Intent, Trigger, Turn
+
+if TYPE_CHECKING:
+    from npc.mind.brain import MindBrain
+    from npc.mind.conversation import MindConversation
+
+log = logging.getLogger("npc_bridge.script")
+
+
+@dataclass
+class Plan:
+    """What the scripts made of a player's line before the NPC answers it."""
+
+    turn: Turn
+    lines: list[Line] = field(default_factory=list)  # the answer, said instead of generated
+    instruction: str = ""  # an intent goal's prompt= for this turn's reply
+
+
+class ScriptSide:
+    """The scripts' view of one conversation, and the Host of its Npc handles."""
+
+    def __init__(self, conv: MindConversation, brain: MindBrain) -> None:
+        assert brain.scripts is not None
+        self.conv = conv
+        self.brain = brain
+        self.scripts = brain.scripts
+        self.book = GoalBook(brain.memory)
+        self.loop = asyncio.get_running_loop()
+        self.handles: dict[str, Npc] = {}
+        self.listening = True
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.proactive = Proactive(conv, self, self.scripts.options.wait_s)
+
+    # -- the Host interface ------------------------------------------------------------
+
+    @property
+    def player(self) -> str:
+        return self.conv.info.player
+
+    @property
+    def session(self) -> str:
+        return self.conv.info.session
+
+    @property
+    def present(self) -> list[str]:
+        return list(self.conv.npcs)
+
+    def handle(self, npc: str) -> Npc:
+        if npc not in self.handles:
+            file = self.conv.npcs.get(npc) or self.brain.designs.npcs.get(npc)
+            self.handles[npc] = Npc(self, npc, file.name if file else npc, self.loop)
+        return self.handles[npc]
+
+    def queue_line(self, line: Line) -> None:
+        self.proactive.put(line)
+
+    def start_banter(self, npcs: list[str], about: str, lines: int) -> None:
+        self.proactive.put_banter(npcs, about, lines)
+
+    def run_action(self, npc: str, name: str, arguments: dict[str, Any]) -> None:
+        self.spawn(self._act(npc, name, arguments))
+
+    async def _act(self, npc_id: str, name: str, arguments: dict[str, Any]) -> None:
+        b, conv = self.brain, self.conv
+        npc = conv.npcs.get(npc_id) or conv.npc
+        actions = acting.available(npc, b.designs.actions, conv.info.actions)
+        for spec_name, spec in b.designs.actions.items():  # scripts may use any Python action
+            actions.setdefault(
+                spec_name,
+                {"description": spec.description, "parameters": spec.parameters, "kind": "python"},
+            )
+        context = acting.BrainContext(npc.id, self.player, self.session, b.memory)
+        try:
+            outcome = await acting.run(
+                name, arguments, actions, b.designs.actions, context, conv.call_engine,
+                b.options.action_timeout_s,
+            )
+        except BridgeError as e:
+            conv.out.send(Error.of(e, session=self.session, stage="actions"))
+            return
+        log.info("%s: script action %s", npc.id, outcome.describe())
+        await asyncio.to_thread(
+            b.memory.add_turn, npc.id, self.player, "action", outcome.describe(),
+            session=self.session, meta={"script": True, "arguments": arguments},
+        )
+
+    def remember(self, npc: str, text: str) -> None:
+        self.brain.memory.add_turn(npc, self.player, "event", text, session=self.session)
+
+    def change_relationship(self, npc: str, key: str, delta: int) -> int:
+        return self.brain.memory.change_relationship(npc, self.player, key, delta)
+
+    def relationship_value(self, npc: str, key: str) -> int:
+        return self.brain.memory.relationship(npc, self.player).get(key, 0)
+
+    def set_steer(self, npc: str, attributes: dict[str, int]) -> None:
+        self.conv.overrides.update(attributes)
+
+    def set_listening(self, on: bool) -> None:
+        self.listening = on
+
+    def goal_enable(self, npc: str, name: str, on: bool) -> None:
+        self.book.enable(npc, self.player, name, on)
+
+    def goal_state(self, npc: str, name: str) -> GoalState:
+        return self.book.state(self.scripts.current.goal(npc, name), npc, self.player, name)
+
+    # -- running hooks and goals -----------------------------------------------------------
+
+    def spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def report(self, error: ScriptError) -> None:
+        log.warning("script failed, skipped: %s", error)
+        self.conv.out.send(Error.of(error, session=self.session, stage="script"))
+
+    async def _call(
+        self, source: str, fn: Any, args: tuple[Any, ...], capture: bool = False
+    ) -> list[Line] | None:
+        """Run a hook; None when it failed (reported), else the lines it captured."""
+        try:
+            run = await call(
+                fn, args, source=source, timeout_s=self.scripts.options.timeout_s,
+                pool=self.scripts.pool, capture=capture,
+            )
+        except ScriptError as e:
+            self.report(e)
+            return None
+        return run.capture or []
+
+    def _passes(self, where: Any, event: Event, source: str) -> bool:
+        if where is None:
+            return True
+        try:
+            return bool(where(event))
+        except Exception as e:
+            self.report(ScriptError(where_of(e, source), f"where: {type(e).__name__}: {e}"))
+            return False
+
+    async def _fire(self, goal: Goal, npc: str, trigger: Trigger, capture: bool) -> list[Line]:
+        """Do what a goal does (it was taken: `book.take`); captured or queued lines."""
+        if goal.say:
+            lines = [Line(npc, text=random.choice(goal.say))]
+        elif goal.prompt:
+            lines = [Line(npc, instruction=goal.prompt)]
+        else:
+            said = await self._call(goal.source, goal.fn, (self.handle(npc), trigger), capture)
+            lines = said or []
+        log.info("%s: goal '%s' fired (%s)", npc, goal.name, trigger.kind)
+        if not capture:
+            for line in lines:
+                self.queue_line(line)
+            return []
+        return lines
+
+    def event(self, msg: GameEvent) -> None:
+        """A game event reached this conversation: its hooks and goals run, in a task."""
+        event = Event(
+            msg.name, dict(msg.payload), session=msg.session,
+            npcs=tuple(msg.npcs), players=tuple(msg.players),
+        )
+        self.spawn(self._event(event))
+
+    async def _event(self, event: Event) -> None:
+        current = self.scripts.current
+        for npc in self.present:
+            if event.npcs and npc not in event.npcs:
+                continue
+            for hook in current.hooks_for(EVENT, npc):
+                if hook.event in ("*", event.name) and self._passes(hook.where, event, hook.source):
+                    await self._call(hook.source, hook.fn, (self.handle(npc), event))
+            for goal in current.goals_for(npc):
+                when = goal.when
+                if not isinstance(when, Event) or when.name not in ("*", event.name):
+                    continue
+                if self._passes(when.where, event, goal.source) and self.book.take(
+                    goal, npc, self.player
+                ):
+                    await self._fire(goal, npc, Trigger("event", goal.name, event), False)
+
+    async def idle(self, idle_s: float) -> bool:
+        """Nobody has spoken for `idle_s`: fire the first ready Idle goal due; True if one did."""
+        for npc in self.present:
+            for goal in self.scripts.current.goals_for(npc):
+                due = isinstance(goal.when, Idle) and goal.when.after_s <= idle_s
+                if due and self.book.take(goal, npc, self.player):
+                    await self._fire(goal, npc, Trigger("idle", goal.name), False)
+                    return True
+        return False
+
+    async def before(self, npc: str, text: str) -> Plan:
+        """before_turn hooks, then intent goals, on the player's line."""
+        turn = Turn(npc, self.player, text)
+        for hook in self.scripts.current.hooks_for(BEFORE, npc):
+            trial = _copy(turn)
+            if await self._call(hook.source, hook.fn, (self.handle(npc), trial)) is not None:
+                turn = trial  # a failed hook: the turn goes on as if it were not there
+        plan = Plan(turn)
+        if turn.fixed is not None:
+            plan.lines = [Line(npc, text=turn.fixed, emotion=turn.fixed_emotion)]
+            return plan
+        goal, score = await self._intent(npc, turn.text)
+        if goal is None:
+            return plan
+        log.info("%s: intent of '%s' matched (%.2f): %r", npc, goal.name, score, turn.text)
+        if goal.prompt and not goal.say:
+            plan.instruction = goal.prompt
+            return plan
+        trigger = Trigger("intent", goal.name, text=turn.text, score=score)
+        plan.lines = await self._fire(goal, npc, trigger, capture=True)
+        return plan
+
+    async def _intent(self, npc: str, text: str) -> tuple[Goal | None, float]:
+        goals = [
+            g for g in self.scripts.current.goals_for(npc)
+            if isinstance(g.when, Intent) and self.book.ready(g, npc, self.player)
+        ]
+        if not goals:
+            return None, 0.0
+        phrases = [g.when.phrases for g in goals if isinstance(g.when, Intent)]
+        scores = await asyncio.to_thread(self.brain.intents.scores, text, phrases)
+        default = self.scripts.options.intent_threshold
+        best: tuple[Goal | None, float] = (None, 0.0)
+        for goal, score in zip(goals, scores, strict=True):
+            assert isinstance(goal.when, Intent)
+            threshold = goal.when.threshold if goal.when.threshold is not None else default
+            if score >= threshold and score > best[1]:
+                best = (goal, score)
+        if best[0] is not None and not self.book.take(best[0], npc, self.player):
+            return None, 0.0
+        return best
+
+    def holds(self, npc: str) -> bool:
+        """Whether an after_turn hook holds this NPC's lines until it has seen them."""
+        return any(h.hold for h in self.scripts.current.hooks_for(AFTER, npc))
+
+    async def review(self, npc: NpcFile, text: str, reply: Reply) -> Reply:
+        """after_turn hooks on the complete reply: a held line is said now (or its
+        replacement), a vetoed action is taken out of the reply."""
+        conv = self.conv
+        held, conv.holding = conv.holding, False
+        line = conv.said.pop() if held and conv.said else reply.say
+        if not self.scripts.current.hooks_for(AFTER, npc.id) and not held:
+            return reply
+        turn = Turn(npc.id, self.player, text, say=line, emotion=reply.emotion,
+                    action=reply.action, arguments=dict(reply.arguments))
+        turn = await self.after(turn)
+        if held:
+            if reply.emotion and conv.speaker is not None:
+                conv.speaker.emotion(reply.emotion)
+            say = line if turn.replacement is None else turn.replacement
+            if say.strip():
+                conv._say(say.strip())
+        elif turn.replacement is not None:
+            log.warning("%s: veto(say=...) needs after_turn(hold=True); the line was said", npc.id)
+        if turn.vetoed is not None and reply.action:
+            log.info("%s: action %s vetoed by a script: %s", npc.id, reply.action, turn.vetoed)
+            await asyncio.to_thread(
+                self.brain.memory.add_turn, npc.id, self.player, "action",
+                f"{reply.action} not done: {turn.vetoed}", session=self.session,
+            )
+            return dataclasses.replace(reply, action="", arguments={})
+        return reply
+
+    async def after(self, turn: Turn) -> Turn:
+        """after_turn hooks on the complete reply; a failed one changes nothing."""
+        for hook in self.scripts.current.hooks_for(AFTER, turn.npc):
+            trial = _copy(turn)
+            if await self._call(hook.source, hook.fn, (self.handle(turn.npc), trial)) is not None:
+                turn = trial
+        return turn
+
+    async def close(self) -> None:
+        tasks = [*self.tasks, *self.proactive.tasks()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _copy(turn: Turn) -> Turn:
+    """A copy for one hook: what a failed or late hook did to it is dropped with it."""
+    return dataclasses.replace(turn, facts=list(turn.facts), arguments=dict(turn.arguments))
