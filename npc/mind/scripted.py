@@ -56,6 +56,8 @@ class ScriptSide:
         self.handles: dict[str, Npc] = {}
         self.listening = True
         self.tasks: set[asyncio.Task[None]] = set()
+        self.events: asyncio.Queue[Event] = asyncio.Queue()
+        self._events: asyncio.Task[None] | None = None  # takes them in order
         self.proactive = Proactive(conv, self, self.scripts.options.wait_s)
 
     # -- the Host interface ------------------------------------------------------------
@@ -183,12 +185,20 @@ class ScriptSide:
         return lines
 
     def event(self, msg: GameEvent) -> None:
-        """A game event reached this conversation: its hooks and goals run, in a task."""
+        """A game event reached this conversation: its hooks and goals run after those of
+        the events before it (what one hook changes, the next event sees)."""
         event = Event(
             msg.name, dict(msg.payload), session=msg.session,
             npcs=tuple(msg.npcs), players=tuple(msg.players),
         )
-        self.spawn(self._event(event))
+        self.events.put_nowait(event)
+        if self._events is None:
+            self._events = asyncio.ensure_future(self._take_events())
+            self.tasks.add(self._events)
+
+    async def _take_events(self) -> None:
+        while True:
+            await self._event(await self.events.get())
 
     async def _event(self, event: Event) -> None:
         current = self.scripts.current

@@ -1,0 +1,200 @@
+"""Goals through the bridge on a FakeLlm: cooldowns, once, enable/disable across a restart,
+idle remarks, intents on typed lines, and scripts reloaded while the server runs."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from bridge.messages import Error, GameEvent, TurnStart
+from npc.mind.brain import MindBrain
+from npc.script.loader import Scripts
+from plugin_stubs.client import EngineClient, Session
+from tests.helpers import engine, run, running, talk
+from tests.mind_helpers import FakeLlm, mind, reply
+from tests.script_helpers import scripted, write_script
+from tests.test_script_hooks import last_user, replies
+
+
+async def quiet(s: Session, seconds: float) -> None:
+    """Nothing at all arrives for the session in `seconds`."""
+    try:
+        msg = await s.next(seconds)
+    except TimeoutError:
+        return
+    raise AssertionError(f"expected nothing, got {msg}")
+
+
+async def event(client: EngineClient, name: str, **payload: object) -> None:
+    await client.send(GameEvent(name=name, payload=dict(payload)))
+
+
+async def line(s: Session) -> str:
+    """The next turn, which must be a script's line; its text."""
+    turn = await s.turn(5.0)
+    start = turn.messages[0]
+    assert isinstance(start, TurnStart) and start.cause == "script", turn.messages
+    assert turn.end is not None and turn.end.reason == "done", turn.messages
+    return turn.text
+
+
+COOLDOWN = """
+goal("hit", npc="quartermaster", when=Event("mech-damaged"), cooldown_s=1.5,
+     say="That will cost you a new actuator.")
+"""
+
+
+def test_a_cooldown_holds_then_the_goal_fires_again(tmp_path: Path) -> None:
+    brain = scripted(FakeLlm(reply("Hm.")), tmp_path, COOLDOWN)
+
+    async def scenario() -> None:
+        async with running(brain) as server, engine(server) as client:
+            s = await client.open_session("quartermaster")
+            other = await client.open_session("brakka")  # not the goal's NPC
+            await event(client, "mech-damaged", part="arm")
+            fired = time.monotonic()
+            assert await line(s) == "That will cost you a new actuator."
+            await event(client, "mech-damaged", part="leg")  # within the cooldown
+            await quiet(s, 0.5)
+            await quiet(other, 0.0)
+            await asyncio.sleep(max(0.0, fired + 1.6 - time.monotonic()))
+            await event(client, "mech-damaged", part="leg")
+            assert await line(s) == "That will cost you a new actuator."
+            assert brain.memory.goal("quartermaster", "player-1", "hit").fired == 2
+
+    run(scenario)
+
+
+ONCE = """
+goal("secret", npc="brakka", when=Event("ask"), say="The shielding is cracked.", once=True)
+goal("later", npc="brakka", when=Event("later"), say="Now I can tell you.", enabled=False)
+
+@on_event("unlock", npc="brakka")
+def unlock(npc: Npc, event: Event) -> None:
+    npc.goals.enable("later")
+    npc.goals.disable("nothing-by-that-name")
+"""
+
+
+def test_once_goals_and_enabled_goals_survive_a_restart(tmp_path: Path) -> None:
+    write_script(tmp_path / "scripts", ONCE)
+
+    def brain() -> MindBrain:
+        b = mind(FakeLlm(reply("Hm.")), tmp_path)
+        b.scripts = Scripts.load(tmp_path / "scripts")
+        return b
+
+    async def first() -> None:
+        async with running(brain()) as server, engine(server) as client:
+            s = await client.open_session("brakka")
+            await event(client, "ask")
+            assert await line(s) == "The shielding is cracked."
+            await event(client, "ask")
+            await event(client, "later")  # off until a script enables it
+            await quiet(s, 0.5)
+            await event(client, "unlock")
+            await event(client, "later")
+            assert await line(s) == "Now I can tell you."
+
+    async def second() -> None:  # a new brain on the same memory file
+        async with running(brain()) as server, engine(server) as client:
+            s = await client.open_session("brakka")
+            await event(client, "ask")  # once: never again for this player
+            await quiet(s, 0.5)
+            await event(client, "later")  # still enabled
+            assert await line(s) == "Now I can tell you."
+            other = await client.open_session("brakka", "player-2")  # goals are per player
+            await event(client, "ask")
+            assert await line(other) == "The shielding is cracked."
+
+    run(first)
+    run(second)
+
+
+IDLE = """
+goal("quiet", npc="brakka", when=Idle(after_s=0.4), cooldown_s=1.5, say="Quiet shift, huh?")
+"""
+
+
+def test_an_idle_remark_comes_after_silence_and_keeps_its_cooldown(tmp_path: Path) -> None:
+    brain = scripted(FakeLlm(reply("Hm.")), tmp_path, IDLE)
+
+    async def scenario() -> None:
+        async with running(brain) as server, engine(server) as client:
+            opened = time.monotonic()
+            s = await client.open_session("brakka")
+            assert await line(s) == "Quiet shift, huh?"
+            first = time.monotonic()
+            assert first - opened >= 0.4
+            assert await line(s) == "Quiet shift, huh?"
+            second = time.monotonic()
+            assert second - first >= 1.4  # the cooldown, not the 0.4 s of silence
+            turn = await talk(s, "hello")  # the player talks: the silence starts over
+            assert turn.text == "Hm."
+
+    run(scenario)
+
+
+INTENT = """
+goal("reactor", npc="brakka", once=True,
+     when=Intent("what is wrong with the reactor", "asks about the reactor"),
+     say="Keep it down. The north reactor has been leaking for a week.")
+goal("job", npc="brakka", when=Intent("do you have a job for me"),
+     prompt="Offer the pilot a night shift scrubbing coolant lines.")
+"""
+
+
+def test_an_intent_goal_answers_the_turn_once_and_near_misses_do_not_fire(
+    tmp_path: Path,
+) -> None:
+    llm = FakeLlm(reply("Generated."))
+    brain = scripted(llm, tmp_path, INTENT)
+
+    async def scenario() -> None:
+        async with running(brain) as server, engine(server) as client:
+            s = await client.open_session("brakka")
+            turn = await talk(s, "where are the reactor shift logs kept")  # a near miss
+            assert turn.text == "Generated."
+            turn = await talk(s, "what's up with the reactor?")
+            assert turn.text == "Keep it down. The north reactor has been leaking for a week."
+            assert len(replies(llm)) == 1  # that answer was not generated
+            turn = await talk(s, "what's up with the reactor?")  # once: now the model answers
+            assert turn.text == "Generated."
+            turn = await talk(s, "any job for me?")  # prompt=: an instruction for the reply
+            assert turn.text == "Generated."
+            assert "night shift scrubbing coolant" in last_user(llm)
+
+    run(scenario)
+
+
+def test_an_edited_script_is_reloaded_and_a_broken_one_keeps_the_last_good(
+    tmp_path: Path,
+) -> None:
+    one = 'goal("ping", when=Event("ping"), say="one")\n'
+    brain = scripted(FakeLlm(reply("Hm.")), tmp_path, one, reload_s=0.1)
+    path = tmp_path / "scripts" / "scene.py"
+
+    async def until(s: Session, client: EngineClient, said: str) -> None:
+        for _ in range(50):
+            await event(client, "ping")
+            if await line(s) == said:
+                return
+        raise AssertionError(f"never said {said!r}")
+
+    async def scenario() -> None:
+        async with running(brain) as server, engine(server) as client:
+            s = await client.open_session("brakka")
+            await event(client, "ping")
+            assert await line(s) == "one"
+            write_script(path.parent, 'goal("ping", when=Event("ping"), say="two")\n')
+            await until(s, client, "two")
+            write_script(path.parent, 'goal("ping", when=Event("ping"), say="three"\n')
+            msg = await s.next(5.0)
+            assert isinstance(msg, Error) and msg.code == "script-error", msg
+            assert msg.reason.startswith(f"{path.resolve()}:2:"), msg.reason
+            await event(client, "ping")
+            assert await line(s) == "two"  # the last good version keeps serving
+            assert path.resolve() in {p.resolve() for p in brain.scripts.broken}  # type: ignore[union-attr]
+
+    run(scenario)
