@@ -77,6 +77,7 @@ SESSION_EXISTS = "session-exists"  # `session-open` for an id already open
 TOO_MANY_SESSIONS = "too-many-sessions"  # the connection's session limit is reached
 TOO_MANY_CONNECTIONS = "too-many-connections"  # the server's engine limit is reached
 UNKNOWN_NPC = "unknown-npc"  # `session-open` names an NPC the brain does not have
+UNKNOWN_PLAYER = "unknown-player"  # a message names a player not in its session
 TOO_LARGE = "too-large"  # a frame or the whole message is over its size limit
 BAD_AUDIO = "bad-audio"  # PCM payload of odd length or not whole frames
 UNSUPPORTED_RATE = "unsupported-rate"  # sample rate not in the accepted list

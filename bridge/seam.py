@@ -30,6 +30,13 @@ class SessionInfo:
     actions: list[dict[str, Any]] = field(default_factory=list)  # OpenAI tools form
     steer: dict[str, int] = field(default_factory=dict)
     peer: str = ""  # the connection's id (hex of the ZeroMQ identity), for logs
+    npcs: list[str] = field(default_factory=list)  # a group session's other NPCs, as sent
+    players: list[str] = field(default_factory=list)  # and its other players, as sent
+
+    @property
+    def all_players(self) -> list[str]:
+        """Every player in the session, `player` first, each once."""
+        return list(dict.fromkeys([self.player, *self.players]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +47,7 @@ class Opened:
     npc: str
     npc_name: str
     actions: list[str]
+    npcs: list[str] = field(default_factory=list)  # every NPC in the session, `npc` first
 
 
 class Conversation(abc.ABC):

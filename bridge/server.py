@@ -252,6 +252,8 @@ class BridgeServer:
             actions=msg.actions,
             steer=msg.steer,
             peer=conn.peer,
+            npcs=msg.npcs,
+            players=msg.players,
         )
         opened = self.brain.open(info, SessionOutbox(self, conn))
         if msg.session in conn.closed:
@@ -266,6 +268,8 @@ class BridgeServer:
                 player=msg.player,
                 audio_out_rate=msg.audio_out_rate,
                 actions=opened.actions,
+                npcs=opened.npcs or [opened.npc],
+                players=info.all_players,
             ),
         )
 

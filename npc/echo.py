@@ -11,6 +11,7 @@ seam until the thinking and speaking stages replace it; the bridge tests run aga
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import time
 from collections import deque
@@ -72,14 +73,24 @@ class EchoBrain(Brain):
                 f"no NPC '{npc_id[:64]}'; this server has {', '.join(self._order)}",
                 code=errors.UNKNOWN_NPC,
             )
+        group = list(dict.fromkeys([entry.id, *info.npcs]))
+        unknown = [n for n in group if n not in self.roster]
+        if unknown:
+            raise ProtocolError(
+                f"no NPC '{unknown[0][:64]}' for this group; this server has "
+                f"{', '.join(self._order)}",
+                code=errors.UNKNOWN_NPC,
+            )
         names = [a["function"]["name"] for a in info.actions]
         conv = EchoConversation(info, out, names, interruptible=entry.interruptible)
+        conv.npc_id = entry.id
         if self.ears is not None:
             # Every NPC's name: players talk about the others too. Lore terms join with
             # the NPC files' knowledge (issue 4).
             vocabulary = [entry.name, *(e.name for e in self.roster.values() if e is not entry)]
             conv.hearing = self.ears.listen(conv, vocabulary=vocabulary)
-        return Opened(conv, entry.id, entry.name, names)
+            conv.listen = functools.partial(self.ears.listen, vocabulary=vocabulary)
+        return Opened(conv, entry.id, entry.name, names, group)
 
     async def stop(self) -> None:
         if self.ears is not None and self.own_ears:
@@ -122,10 +133,10 @@ class EchoConversation(TalkingConversation):
         rate = self.audio_rate
         self.start(lambda: self._echo_audio(audio, rate))
 
-    def on_text(self, text: str) -> Reply:
+    def on_text(self, text: str, player: str, npc: str) -> Reply:
         return lambda: self._echo_text(text)
 
-    def on_heard(self, text: str) -> Reply:
+    def on_heard(self, text: str, player: str, npc: str) -> Reply:
         audio, rate = self.heard_audio, self.audio_rate
         return lambda: self._echo_heard(text, audio, rate)
 

@@ -1,9 +1,11 @@
 """The turn machinery every talking brain shares: one turn at a time, barge-in, actions.
 
-A TalkingConversation runs each NPC turn as a task, interrupts it when the player talks
-over the NPC (or the engine cancels), tracks where the engine's playback of the NPC's
-audio is, listens to the hearing stage (it is the stage's Listener), and sends engine
-actions and awaits their results. Subclasses say what a turn does.
+A TalkingConversation runs each NPC turn as a task (announced by `turn-start`: which NPC,
+for which player, why), interrupts it when a player talks over the NPC (or the engine
+cancels), tracks where the engine's playback of the NPC's audio is, listens to the hearing
+stage (it is the session player's Listener; each other player of a group session gets
+hearing of their own), and sends engine actions and awaits their results. Subclasses say
+what a turn does.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import asyncio
 import itertools
 import time
 from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from bridge import errors
 from bridge.errors import BridgeError, ProtocolError
@@ -30,14 +32,16 @@ from bridge.messages import (
     TextInput,
     Transcript,
     TurnEnd,
+    TurnStart,
 )
 from bridge.seam import Conversation, Outbox, SessionInfo
-from npc.hearing import Hearing, is_backchannel
+from npc.hearing import Hearing, Listener, is_backchannel
 
 if TYPE_CHECKING:
     from npc.speaking import Speaker
 
 Reply = Callable[[], Coroutine[Any, Any, None]]
+Cause = Literal["player", "script", "banter"]
 
 
 class TalkingConversation(Conversation):
@@ -49,7 +53,13 @@ class TalkingConversation(Conversation):
         self.info = info
         self.out = out
         self.interruptible = interruptible
-        self.hearing: Hearing | None = None
+        self.hearing: Hearing | None = None  # the session player's
+        self.hearings: dict[str, Hearing] = {}  # each other player's, made on their first audio
+        # The brain's ears, to give another player of a group session hearing of their own.
+        self.listen: Callable[[Listener], Hearing] | None = None
+        self.npc_id = info.npc  # the default NPC; the brain sets the id it resolved
+        self.players = info.all_players
+        self.turn_npc = ""  # the NPC of the turn in flight
         self.play_start: float | None = None  # when this turn's NPC audio began playing
         self.trace: dict[str, float] = {}  # latency of the turn in flight, for turn-end
         self.turn = 0
@@ -62,12 +72,19 @@ class TalkingConversation(Conversation):
     # -- what a subclass provides ------------------------------------------------------------
 
     @abc.abstractmethod
-    def on_text(self, text: str) -> Reply:
-        """The turn for a typed line."""
+    def on_text(self, text: str, player: str, npc: str) -> Reply:
+        """The turn in which `npc` answers the line `player` typed."""
 
     @abc.abstractmethod
-    def on_heard(self, text: str) -> Reply:
+    def on_heard(self, text: str, player: str, npc: str) -> Reply:
         """The turn for a heard utterance (its final transcript is `text`, never empty)."""
+
+    def addressee(self, text: str, player: str) -> str:
+        """The NPC a player's line is for; a group brain picks by name."""
+        return self.npc_id
+
+    def joined(self, player: str) -> None:
+        """A player spoke over the NPCs or typed: whatever they did among themselves stops."""
 
     def on_audio(self, msg: AudioChunk) -> None:
         """A chunk of the player's audio (the hearing stage gets it too, after this)."""
@@ -82,15 +99,21 @@ class TalkingConversation(Conversation):
 
     def receive(self, msg: SessionMessage | GameEvent) -> None:
         if isinstance(msg, AudioChunk):
+            hearing = self.hearing_of(self.player_of(msg.player))
             self.on_audio(msg)
-            if self.hearing is not None:
-                self.hearing.feed(msg.pcm, msg.sample_rate, msg.channels)
-        elif isinstance(msg, AudioEnd) and self.hearing is not None:
-            self.hearing.end_audio()
+            if hearing is not None:
+                hearing.feed(msg.pcm, msg.sample_rate, msg.channels)
         elif isinstance(msg, AudioEnd):
-            self.on_audio_end()
+            hearing = self.hearing_of(self.player_of(msg.player))
+            if hearing is not None:
+                hearing.end_audio()
+            else:
+                self.on_audio_end()
         elif isinstance(msg, TextInput):
-            self.start(self.on_text(msg.text))
+            player = self.player_of(msg.player)
+            self.joined(player)
+            npc = self.addressee(msg.text, player)
+            self.start(self.on_text(msg.text, player, npc), npc=npc, player=player)
         elif isinstance(msg, ActionResult):
             fut = self.pending.pop(msg.call_id, None)
             if fut is None or fut.done():
@@ -103,25 +126,59 @@ class TalkingConversation(Conversation):
         else:
             self.on_other(msg)
 
+    def player_of(self, player: str) -> str:
+        """The player a message names ("" = the session's); unknown-player if not in it."""
+        if not player:
+            return self.info.player
+        if player not in self.players:
+            raise ProtocolError(
+                f"no player '{player[:64]}' in this session; it has {', '.join(self.players)}",
+                code=errors.UNKNOWN_PLAYER,
+            )
+        return player
+
+    def hearing_of(self, player: str) -> Hearing | None:
+        """`player`'s hearing: each player's speech has its own VAD, ASR and turn state."""
+        if player == self.info.player:
+            return self.hearing
+        hearing = self.hearings.get(player)
+        if hearing is None and self.listen is not None:
+            hearing = self.hearings[player] = self.listen(PlayerEars(self, player))
+        return hearing
+
+    def player_speaking(self) -> bool:
+        """True while any player of the session is in the middle of an utterance."""
+        ears = [self.hearing, *self.hearings.values()]
+        return any(h is not None and h.utterance is not None for h in ears)
+
     async def close(self) -> None:
-        if self.hearing is not None:
-            await self.hearing.close()
+        for hearing in [self.hearing, *self.hearings.values()]:
+            if hearing is not None:
+                await hearing.close()
         if self.task is not None:
             self.task.cancel()
             await asyncio.gather(self.task, return_exceptions=True)
 
     # -- turns --------------------------------------------------------------------------
 
-    def start(self, reply: Reply) -> None:
-        """Begin the next turn. A factory, not a coroutine: a turn cancelled before it
-        starts leaves nothing un-awaited behind."""
+    def start(
+        self, reply: Reply, *, npc: str = "", player: str = "", cause: Cause = "player"
+    ) -> None:
+        """Begin the next turn: `npc` ("" = the default) speaks to `player` ("" = the
+        session's; none in a banter). A factory, not a coroutine: a turn cancelled before
+        it starts leaves nothing un-awaited behind."""
         previous = self.task
         if self.interruptible:
             self.interrupt("barge-in")
             previous = None
             self.sent_samples = 0
         self.turn += 1
-        self.task = asyncio.ensure_future(self._run(self.turn, reply, previous))
+        who = player or ("" if cause == "banter" else self.info.player)
+        start = TurnStart(
+            session=self.info.session, turn=self.turn, npc=npc or self.npc_id, player=who,
+            cause=cause,
+        )
+        self.task = asyncio.ensure_future(self._run(start, reply, previous))
 
     def interrupt(self, reason: str) -> None:
         """Stop the NPC: cancel the turn in flight and say where its audio stopped playing."""
@@ -137,7 +194,12 @@ class TalkingConversation(Conversation):
         self.out.send(Interrupted(session=s, turn=t, stop_sample=stop, reason=reason))
         if running:
             end = "cancelled" if reason == "cancel" else "interrupted"
-            self.out.send(TurnEnd(session=s, turn=t, reason=end, audio_samples=self.sent_samples))
+            self.out.send(
+                TurnEnd(
+                    session=s, turn=t, reason=end, audio_samples=self.sent_samples,
+                    npc=self.turn_npc,
+                )
+            )
 
     def _played(self) -> int:
         """NPC audio samples the engine has played by now (it plays on a real-time clock)."""
@@ -149,13 +211,17 @@ class TalkingConversation(Conversation):
     def _playing(self) -> bool:
         return self.play_start is not None and self._played() < self.sent_samples
 
-    async def _run(self, turn: int, reply: Reply, after: asyncio.Task[None] | None) -> None:
+    async def _run(
+        self, start: TurnStart, reply: Reply, after: asyncio.Task[None] | None
+    ) -> None:
         if after is not None:  # an NPC that cannot be interrupted finishes its line first
             await asyncio.gather(after, return_exceptions=True)
             if self.play_start is not None:
                 ends = self.play_start + self.sent_samples / self.info.audio_out_rate
                 await asyncio.sleep(max(0.0, ends - time.monotonic()))
             self.sent_samples, self.play_start = 0, None
+        self.turn_npc = start.npc
+        self.out.send(start)
         started = time.perf_counter()
         try:
             await reply()
@@ -173,10 +239,11 @@ class TalkingConversation(Conversation):
         self.out.send(
             TurnEnd(
                 session=self.info.session,
-                turn=turn,
+                turn=start.turn,
                 reason=reason,
                 audio_samples=self.sent_samples,
                 latency_ms={**trace, "reply": round(ms, 3)},
+                npc=start.npc,
             )
         )
 
@@ -218,28 +285,63 @@ class TalkingConversation(Conversation):
         return (self.task is not None and not self.task.done()) or self._playing()
 
     def partial(self, text: str, speech_ms: float) -> None:
+        self.heard_partial(self.info.player, text, speech_ms)
+
+    def heard_partial(self, player: str, text: str, speech_ms: float) -> None:
         s = self.info.session
-        self.out.send(Transcript(session=s, turn=self.turn + 1, text=text, final=False))
+        self.out.send(
+            Transcript(session=s, turn=self.turn + 1, text=text, final=False, player=player)
+        )
         speaking = self.npc_speaking()
         long_enough = speech_ms >= self._barge_in_ms()
         if speaking and self.interruptible and long_enough and not is_backchannel(text):
+            self.joined(player)
             self.interrupt("barge-in")
 
     def _barge_in_ms(self) -> int:
         return self.hearing.config.barge_in_ms if self.hearing is not None else 0
 
     def final(self, text: str, trace: dict[str, float]) -> None:
+        self.heard_final(self.info.player, text, trace)
+
+    def heard_final(self, player: str, text: str, trace: dict[str, float]) -> None:
         s = self.info.session
-        self.out.send(Transcript(session=s, turn=self.turn + 1, text=text, final=True))
+        self.out.send(
+            Transcript(session=s, turn=self.turn + 1, text=text, final=True, player=player)
+        )
         speaking = self.npc_speaking()
         short = trace.get("speech_ms", 0.0) < self._barge_in_ms()
         if speaking and (short or is_backchannel(text)):
             return  # "mhm" while the NPC talks is not a turn
         if not text:
-            self.start(_no_speech)
+            self.start(_no_speech, player=player)
             return
+        self.joined(player)
         self.trace = {k: round(v, 3) for k, v in trace.items()}
-        self.start(self.on_heard(text))
+        npc = self.addressee(text, player)
+        self.start(self.on_heard(text, player, npc), npc=npc, player=player)
+
+
+class PlayerEars:
+    """The Listener of another player's hearing in a group session: says whose speech it is."""
+
+    def __init__(self, conv: TalkingConversation, player: str) -> None:
+        self.conv, self.player = conv, player
+
+    def speech_started(self) -> None:
+        self.conv.speech_started()
+
+    def npc_speaking(self) -> bool:
+        return self.conv.npc_speaking()
+
+    def partial(self, text: str, speech_ms: float) -> None:
+        self.conv.heard_partial(self.player, text, speech_ms)
+
+    def final(self, text: str, trace: dict[str, float]) -> None:
+        self.conv.heard_final(self.player, text, trace)
+
+    def failed(self, error: BridgeError) -> None:
+        self.conv.failed(error)
 
 
 async def _no_speech() -> None:

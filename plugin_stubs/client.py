@@ -154,8 +154,11 @@ class EngineClient:
         steer: dict[str, int] | None = None,
         on_action: ActionHandler | None = None,
         timeout: float = 10.0,
+        npcs: list[str] | None = None,
+        players: list[str] | None = None,
     ) -> Session:
-        """Open a conversation and wait until the brain confirms it."""
+        """Open a conversation and wait until the brain confirms it. A group session: the
+        other NPCs (`npcs`) and players (`players`) in it."""
         sid = session or f"s{next(self._ids)}"
         s = Session(self, sid, on_action)
         self.sessions[sid] = s
@@ -167,6 +170,8 @@ class EngineClient:
                 audio_out_rate=audio_out_rate,
                 actions=actions or [],
                 steer=steer or {},
+                npcs=npcs or [],
+                players=players or [],
             )
         )
         msg = await s.next(timeout)
@@ -228,34 +233,48 @@ class Session:
         """The next message for this session. Cancel-safe: nothing is lost on a timeout."""
         return await asyncio.wait_for(self.inbox.get(), timeout)
 
-    async def send_audio(self, pcm: bytes, sample_rate: int, channels: int = 1) -> None:
+    async def send_audio(
+        self, pcm: bytes, sample_rate: int, channels: int = 1, player: str = ""
+    ) -> None:
         await self.client.send(
-            AudioChunk(session=self.id, sample_rate=sample_rate, channels=channels, pcm=pcm)
+            AudioChunk(
+                session=self.id, sample_rate=sample_rate, channels=channels, pcm=pcm,
+                player=player,
+            )
         )
 
     async def stream(
-        self, audio: Pcm, *, chunk_ms: int = 20, realtime: bool = False, end: bool = True
+        self,
+        audio: Pcm,
+        *,
+        chunk_ms: int = 20,
+        realtime: bool = False,
+        end: bool = True,
+        player: str = "",
     ) -> None:
-        """Stream audio in `chunk_ms` chunks, paced in real time or as fast as possible."""
+        """Stream audio in `chunk_ms` chunks, paced in real time or as fast as possible.
+
+        In real time each chunk goes when a microphone would have recorded all of it, so
+        calls made back to back (an open microphone) stay in real time too."""
         step = 2 * audio.channels * audio.sample_rate * chunk_ms // 1000
         started = time.monotonic()
         for i, start in enumerate(range(0, len(audio.data), step)):
             if realtime:
-                delay = started + i * chunk_ms / 1000 - time.monotonic()
+                delay = started + (i + 1) * chunk_ms / 1000 - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
             await self.send_audio(
-                audio.data[start : start + step], audio.sample_rate, audio.channels
+                audio.data[start : start + step], audio.sample_rate, audio.channels, player
             )
         if end:
-            await self.end_audio()
+            await self.end_audio(player)
 
-    async def end_audio(self) -> None:
-        await self.client.send(AudioEnd(session=self.id))
+    async def end_audio(self, player: str = "") -> None:
+        await self.client.send(AudioEnd(session=self.id, player=player))
 
-    async def say(self, text: str) -> None:
-        """The player types a line."""
-        await self.client.send(TextInput(session=self.id, text=text))
+    async def say(self, text: str, player: str = "") -> None:
+        """A player types a line (`player` in a group session; "" = the session's)."""
+        await self.client.send(TextInput(session=self.id, text=text, player=player))
 
     async def steer(self, **attributes: int) -> None:
         await self.client.send(Steer(session=self.id, attributes=attributes))

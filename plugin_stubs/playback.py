@@ -22,6 +22,7 @@ from bridge.messages import (
     NpcAudio,
     Transcript,
     TurnEnd,
+    TurnStart,
 )
 
 
@@ -34,6 +35,7 @@ class Turn:
     sample_rate: int = 0
     channels: list[str] = field(default_factory=list)
     fps: float = 0.0
+    start: TurnStart | None = None  # whose turn: the NPC speaking, the player, the cause
     end: TurnEnd | None = None
     _audio: bytearray = field(default_factory=bytearray)
     _times: list[np.ndarray] = field(default_factory=list)
@@ -53,8 +55,20 @@ class Turn:
         elif isinstance(msg, FaceFrames) and msg.count:
             self._times.append(np.frombuffer(msg.times, dtype="<i8"))
             self._weights.append(np.frombuffer(msg.weights, dtype="<f4").reshape(msg.count, -1))
+        elif isinstance(msg, TurnStart):
+            self.start = msg
         elif isinstance(msg, TurnEnd):
             self.end = msg
+
+    @property
+    def npc(self) -> str:
+        """The NPC whose voice, face and words this turn carries ("" before turn-start)."""
+        return self.start.npc if self.start is not None else ""
+
+    @property
+    def player(self) -> str:
+        """The player the turn answers or speaks to ("" in a banter)."""
+        return self.start.player if self.start is not None else ""
 
     @property
     def text(self) -> str:

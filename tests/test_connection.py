@@ -15,6 +15,7 @@ from bridge.messages import (
     Hello,
     SessionClosed,
     TextInput,
+    TurnStart,
     Welcome,
 )
 from plugin_stubs.client import EngineClient
@@ -93,6 +94,7 @@ def test_closing_a_session_mid_turn_stops_everything_for_it() -> None:
         async with running() as server, engine(server) as client:
             s = await client.open_session(actions=[PAINT])
             await s.say("call paint {}")
+            assert isinstance(await s.next(), TurnStart)
             assert isinstance(await s.next(), ActionCall)
             await s.close()  # returns at session-closed
             assert s.id not in client.sessions

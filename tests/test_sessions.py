@@ -30,6 +30,7 @@ from bridge.messages import (
     SessionOpen,
     TextInput,
     TurnEnd,
+    TurnStart,
 )
 from bridge.messages.base import SessionMessage
 from plugin_stubs.client import Session
@@ -187,6 +188,10 @@ def test_engine_action_round_trip() -> None:
             s = await client.open_session("brakka", actions=[PAINT])
             assert s.opened is not None and s.opened.actions == ["paint"]
             await s.say('call paint {"color":"red"}')
+            start = await s.next()  # every NPC turn begins by saying whose it is
+            assert isinstance(start, TurnStart)
+            assert (start.turn, start.npc, start.player, start.cause) == (
+                1, "brakka", "player-1", "player")
             call = await s.next()
             assert isinstance(call, ActionCall)
             assert (call.name, call.arguments, call.turn) == ("paint", {"color": "red"}, 1)
@@ -217,6 +222,7 @@ def test_cancel_while_waiting_for_an_action_ends_the_turn_cancelled() -> None:
         async with running() as server, engine(server) as client:
             s = await client.open_session(actions=[PAINT])
             await s.say('call paint {"color": "red"}')
+            assert isinstance(await s.next(), TurnStart)
             call = await s.next()
             assert isinstance(call, ActionCall)
             await s.cancel()

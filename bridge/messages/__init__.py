@@ -11,6 +11,7 @@ from bridge.messages.dialogue import (
     Emotion,
     Interrupted,
     TurnEnd,
+    TurnStart,
 )
 from bridge.messages.face import FaceFrames, FaceHeader
 from bridge.messages.game import GameEvent, Steer
@@ -52,5 +53,6 @@ __all__ = [
     "TextInput",
     "Transcript",
     "TurnEnd",
+    "TurnStart",
     "Welcome",
 ]

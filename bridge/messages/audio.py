@@ -34,6 +34,7 @@ class AudioChunk(SessionMessage):
     FRAMES = ("pcm",)
     sample_rate: int  # Hz, one of SAMPLE_RATES
     channels: int = 1  # 1, or 2 for interleaved stereo the brain downmixes
+    player: str = ""  # whose microphone, in a group session; "" = the session's `player`
     pcm: bytes = field(default=b"", repr=False)  # frame 1: the samples
 
     def check(self) -> None:
@@ -48,6 +49,7 @@ class AudioEnd(SessionMessage):
 
     TYPE = "audio-end"
     DIRECTION = IN
+    player: str = ""  # whose push-to-talk; "" = the session's `player`
 
 
 @register

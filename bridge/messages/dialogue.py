@@ -10,6 +10,25 @@ from bridge.messages.base import IN, OUT, SessionMessage, register
 EMOTIONS = ("neutral", "joy", "anger", "sadness", "fear", "surprise", "disgust")
 
 
+# Why an NPC turn happens: a player spoke or typed, a script made the NPC talk, or it is a
+# line of an NPC-to-NPC exchange.
+CAUSES = ("player", "script", "banter")
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TurnStart(SessionMessage):
+    """Brain -> engine, first message of every NPC turn: whose voice, face and words follow."""
+
+    TYPE = "turn-start"
+    DIRECTION = OUT
+    CONTROL = True
+    turn: int
+    npc: str  # the NPC speaking in this turn (an id of the session's `npcs`)
+    player: str  # the player it answers or talks to; "" when it talks to NPCs (banter)
+    cause: str  # one of CAUSES
+
+
 @register
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DialogueDelta(SessionMessage):
@@ -70,6 +89,7 @@ class TurnEnd(SessionMessage):
     reason: str  # "done", "interrupted", "cancelled", "error"
     audio_samples: int = 0  # NPC audio samples sent in this turn
     latency_ms: dict[str, float] = field(default_factory=dict)
+    npc: str = ""  # the NPC whose turn it was (as in its `turn-start`)
 
 
 @register

@@ -1,4 +1,4 @@
-"""Conversations: opening and closing a session with one NPC for one player."""
+"""Conversations: opening and closing a session of one or more NPCs and players."""
 
 from __future__ import annotations
 
@@ -25,9 +25,16 @@ class SessionOpen(SessionMessage):
     # {"name", "description", "parameters": JSON Schema}}.
     actions: list[dict[str, Any]] = field(default_factory=list)
     steer: dict[str, int] = field(default_factory=dict)  # initial SteerLM attributes, 0-4
+    # A group session: the other NPCs taking part (`npc` is the first and the default
+    # addressee) and the other players in it (`player` is the first).
+    npcs: list[str] = field(default_factory=list)
+    players: list[str] = field(default_factory=list)
 
     def check(self) -> None:
         check_session_id(self.session)
+        for pid in self.players:
+            if not pid:
+                raise ProtocolError("players[] ids must not be empty", code=BAD_FIELD)
         check_rate(self.audio_out_rate, "audio_out_rate")
         check_steer(self.steer)
         for i, tool in enumerate(self.actions):
@@ -53,6 +60,8 @@ class SessionOpened(SessionMessage):
     player: str
     audio_out_rate: int  # Hz of every `npc-audio` chunk in this session
     actions: list[str]  # names of every action the NPC may call in this session
+    npcs: list[str] = field(default_factory=list)  # every NPC in the session, `npc` first
+    players: list[str] = field(default_factory=list)  # every player in it, `player` first
 
 
 @register

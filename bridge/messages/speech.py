@@ -19,6 +19,7 @@ class TextInput(SessionMessage):
     TYPE = "text-input"
     DIRECTION = IN
     text: str
+    player: str = ""  # who typed it, in a group session; "" = the session's `player`
 
     def check(self) -> None:
         if not self.text.strip() or len(self.text) > MAX_TEXT:
@@ -37,3 +38,4 @@ class Transcript(SessionMessage):
     turn: int
     text: str  # the whole utterance so far (not a delta)
     final: bool
+    player: str = ""  # whose speech (always set by the brain: the session's player by default)
