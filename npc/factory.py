@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bridge.errors import ConfigError
 from bridge.seam import Brain
 from npc.roster import load_roster
+
+if TYPE_CHECKING:
+    from npc.mind.brain import MindBrain
 
 BRAINS = ("mind", "echo")
 SPEECH_KEYS = {"tts", "tts_options", "fps", "face", "head"}
 MIND_KEYS = {
     "kind", "npcs_dir", "lore_dir", "actions_dir", "state_dir", "llm", "lore_k", "history_turns",
     "action_timeout_s", "reload_s", "max_tokens", "temperature", "seed", "steer_log",
+    "scripts_dir",
 }
+SCRIPT_KEYS = {"timeout_s", "wait_s", "intent_threshold"}
 
 
 def build_brain(config: dict[str, Any], base: Path) -> Brain:
@@ -28,7 +33,10 @@ def build_brain(config: dict[str, Any], base: Path) -> Brain:
     if kind not in BRAINS:
         raise ConfigError(f"[brain] kind '{kind}' is unknown; known: {', '.join(BRAINS)}")
     if kind == "mind":
-        return _mind(table, base, config.get("hearing"), _voices(config.get("speech", {})))
+        voices = _voices(config.get("speech", {}))
+        mind = _mind(table, base, config.get("hearing"), voices)
+        mind.scripts = _scripts(table, config.get("scripts", {}), base)
+        return mind
     roster = load_roster(base / table.get("npcs_dir", "npcs"))
     ears = _ears(config.get("hearing"))
     from npc.echo import EchoBrain
@@ -67,9 +75,30 @@ def _voices(table: dict[str, Any]) -> Any:
     return Voices(lambda: build_tts(name, tts_options), options)
 
 
+def _scripts(brain: dict[str, Any], table: dict[str, Any], base: Path) -> Any:
+    """The behaviour scripts in `[brain] scripts_dir` (default "scripts", if it exists),
+    with the `[scripts]` table's settings (docs/scripting.md)."""
+    from npc.script.loader import ScriptOptions, Scripts
+
+    unknown = sorted(set(table) - SCRIPT_KEYS)
+    if unknown:
+        raise ConfigError(f"[scripts] has unknown keys: {', '.join(unknown)}; "
+                          f"known: {', '.join(sorted(SCRIPT_KEYS))}")
+    values = {}
+    for key in sorted(SCRIPT_KEYS):
+        value = table.get(key, getattr(ScriptOptions(), key))
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ConfigError(f"[scripts] {key} must be a number > 0, got {value!r}")
+        values[key] = float(value)
+    folder = base / brain.get("scripts_dir", "scripts")
+    if "scripts_dir" not in brain and not folder.is_dir():
+        return None
+    return Scripts.load(folder, ScriptOptions(**values))
+
+
 def _mind(
     table: dict[str, Any], base: Path, hearing: dict[str, Any] | None, voices: Any
-) -> Brain:
+) -> MindBrain:
     from npc.designer.reload import Designs
     from npc.llm import build_llm
     from npc.memory import Memory
