@@ -33,6 +33,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("npc_bridge.script")
 
+NOTE = "note"  # marks a script's npc.remember(...) among the stored event turns
+NOTES_LOOK_BACK = 200  # stored turns searched for them
+NOTES_KEPT = 5  # the latest ones each prompt shows
+
 
 @dataclass
 class Plan:
@@ -114,7 +118,14 @@ class ScriptSide:
         )
 
     def remember(self, npc: str, text: str) -> None:
-        self.brain.memory.add_turn(npc, self.player, "event", text, session=self.session)
+        self.brain.memory.add_turn(
+            npc, self.player, "event", text, session=self.session, meta={NOTE: True}
+        )
+
+    def notes(self, npc: str) -> list[str]:
+        """What scripts told the NPC to remember of this player, latest last."""
+        turns = self.brain.memory.recent(npc, self.player, NOTES_LOOK_BACK)
+        return [t.text for t in turns if t.meta and t.meta.get(NOTE)][-NOTES_KEPT:]
 
     def change_relationship(self, npc: str, key: str, delta: int) -> int:
         return self.brain.memory.change_relationship(npc, self.player, key, delta)
@@ -229,7 +240,8 @@ class ScriptSide:
 
     async def before(self, npc: str, text: str) -> Plan:
         """before_turn hooks, then intent goals, on the player's line."""
-        turn = Turn(npc, self.player, text)
+        notes = await asyncio.to_thread(self.notes, npc)
+        turn = Turn(npc, self.player, text, [f"You remember: {n}" for n in notes])
         for hook in self.scripts.current.hooks_for(BEFORE, npc):
             trial = _copy(turn)
             if await self._call(hook.source, hook.fn, (self.handle(npc), trial)) is not None:
