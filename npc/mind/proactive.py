@@ -59,8 +59,10 @@ class Proactive:
         self.queue.append((Banter(npcs, about, lines), time.monotonic() + self.wait_s))
 
     def busy(self) -> bool:
-        """A player is speaking, or a turn is in flight or its audio still playing."""
-        return self.conv.player_speaking() or self.conv.npc_speaking()
+        """A player is speaking, a turn is in flight or its audio still playing, or NPCs
+        are bantering."""
+        conv = self.conv
+        return conv.player_speaking() or conv.npc_speaking() or conv.scene_running()
 
     async def _run(self) -> None:
         while True:

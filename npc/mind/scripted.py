@@ -59,6 +59,7 @@ class ScriptSide:
         self.loop = asyncio.get_running_loop()
         self.handles: dict[str, Npc] = {}
         self.listening = True
+        self.turn_player = ""  # in a group session: whose line the turn hooks are seeing
         self.tasks: set[asyncio.Task[None]] = set()
         self.events: asyncio.Queue[Event] = asyncio.Queue()
         self._events: asyncio.Task[None] | None = None  # takes them in order
@@ -68,7 +69,8 @@ class ScriptSide:
 
     @property
     def player(self) -> str:
-        return self.conv.info.player
+        """The player of the turn in flight, else the session's."""
+        return self.turn_player or self.conv.info.player
 
     @property
     def session(self) -> str:
@@ -238,8 +240,9 @@ class ScriptSide:
                     return True
         return False
 
-    async def before(self, npc: str, text: str) -> Plan:
-        """before_turn hooks, then intent goals, on the player's line."""
+    async def before(self, npc: str, text: str, player: str = "") -> Plan:
+        """before_turn hooks, then intent goals, on `player`'s line ("": the session's)."""
+        self.turn_player = player if player != self.conv.info.player else ""
         notes = await asyncio.to_thread(self.notes, npc)
         turn = Turn(npc, self.player, text, [f"You remember: {n}" for n in notes])
         for hook in self.scripts.current.hooks_for(BEFORE, npc):

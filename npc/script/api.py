@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from npc.script.types import Event, Idle, Intent, When
 
@@ -141,6 +141,17 @@ def after_turn(*, npc: str | Iterable[str] | None = None, hold: bool = False) ->
     return mark
 
 
+@overload
+def goal(
+    name: str,
+    *,
+    npc: str | Iterable[str] | None = None,
+    when: When,
+    once: bool = False,
+    cooldown_s: float = 0.0,
+    enabled: bool = True,
+) -> Callable[[F], F]: ...
+@overload
 def goal(
     name: str,
     *,
@@ -151,7 +162,18 @@ def goal(
     once: bool = False,
     cooldown_s: float = 0.0,
     enabled: bool = True,
-) -> Any:
+) -> Goal: ...
+def goal(
+    name: str,
+    *,
+    npc: str | Iterable[str] | None = None,
+    when: When,
+    say: str | Iterable[str] = (),
+    prompt: str = "",
+    once: bool = False,
+    cooldown_s: float = 0.0,
+    enabled: bool = True,
+) -> Goal | Callable[[F], F]:
     """A goal: when `when` fires, say one of `say`, or a line following `prompt`, or (used
     as a decorator) call the function (npc: Npc, trigger: Trigger). `once`: only the first
     time per player; `cooldown_s`: not again sooner; `enabled=False`: off until enabled."""
