@@ -20,7 +20,8 @@ from typing import Protocol
 
 import numpy as np
 
-from bridge.errors import BackendError, BridgeError
+from bridge import errors
+from bridge.errors import BackendError, BridgeError, ProtocolError
 from npc.asr.base import Asr, AsrStream, Hints
 from npc.audio import TARGET_RATE, StreamResampler, pcm16_to_float
 from npc.turns import Event, TurnConfig, TurnDetector, TurnEvent
@@ -34,6 +35,8 @@ BACKCHANNELS = frozenset(
         *("okay", "ok", "yeah", "yes", "yep", "right", "sure"),
     }
 )
+BATCH_S = 1.0  # player audio per VAD call at most: sessions share one VAD thread
+BACKLOG_S = 30.0  # player audio waiting to be heard past this is dropped (a flooding engine)
 PREROLL_MS = 320  # audio before the VAD's speech start that still goes to the recogniser
 _WORD = re.compile(r"[a-z']+")  # "uh-huh" and "mm-hmm" count as their parts
 
@@ -65,6 +68,20 @@ class Listener(Protocol):
     def failed(self, error: BridgeError) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class _Chunk:
+    """Player audio as the engine sent it, and when it arrived (perf_counter s)."""
+
+    pcm: bytes
+    rate: int
+    channels: int
+    arrived: float
+
+    @property
+    def seconds(self) -> float:
+        return len(self.pcm) / (2 * self.channels * self.rate)
+
+
 @dataclass
 class _Utterance:
     stream: AsrStream
@@ -91,21 +108,39 @@ class Hearing:
         self.vad, self.asr, self.config, self.listener = vad, asr, config, listener
         self.vad_pool, self.asr_pool = vad_pool, asr_pool
         self.turns = TurnDetector(config.turn, vad.capabilities.frame_samples)
-        self.queue: asyncio.Queue[tuple[bytes, int, int] | None] = asyncio.Queue()
+        self.queue: asyncio.Queue[_Chunk | None] = asyncio.Queue()
         self.resampler: StreamResampler | None = None
         self.rate = 0
         self.pending = np.zeros(0, np.float32)
         self.utterance: _Utterance | None = None
+        self.backlog_s = 0.0  # player audio queued and not yet heard, seconds
+        self.dropped_s = 0.0  # audio dropped since the backlog went over BACKLOG_S
         frames = PREROLL_MS * TARGET_RATE // 1000 // vad.capabilities.frame_samples
         self.preroll: deque[np.ndarray] = deque(maxlen=frames)
         self.task = asyncio.ensure_future(self._run())
 
     def feed(self, pcm: bytes, sample_rate: int, channels: int) -> None:
-        self.queue.put_nowait((pcm, sample_rate, channels))
+        """A chunk of player audio, stamped now: its arrival is the trace's clock."""
+        seconds = len(pcm) / (2 * channels * sample_rate)
+        if self.backlog_s >= BACKLOG_S:  # faster than real time for long: it cannot be heard
+            self._overflow(seconds)
+            return
+        self.backlog_s += seconds
+        self.queue.put_nowait(_Chunk(pcm, sample_rate, channels, time.perf_counter()))
 
     def end_audio(self) -> None:
         """Push-to-talk released: the turn ends now, whatever the VAD says."""
         self.queue.put_nowait(None)
+
+    def _overflow(self, seconds: float) -> None:
+        if not self.dropped_s:
+            log.warning("player audio arrives faster than real time: over %g s waiting, "
+                        "dropping what comes until it is heard", BACKLOG_S)
+            self.listener.failed(ProtocolError(
+                f"player audio arrives faster than real time: {BACKLOG_S:g} s of it wait to "
+                "be heard; audio is dropped until they are", code=errors.RATE_LIMITED,
+            ))
+        self.dropped_s += seconds
 
     async def close(self) -> None:
         self.task.cancel()
@@ -115,27 +150,45 @@ class Hearing:
 
     async def _run(self) -> None:
         while True:
+            # Everything waiting goes to the VAD in one call (up to BATCH_S of audio): one
+            # thread hop per batch, not per chunk, so a session that fell behind catches up.
+            batch: list[_Chunk] = []
             item = await self.queue.get()
+            while item is not None:
+                batch.append(item)
+                if self.queue.empty() or sum(c.seconds for c in batch) >= BATCH_S:
+                    break
+                item = self.queue.get_nowait()
             try:
-                await self._take(item)
+                if batch:
+                    await self._take(batch)
+                if item is None:
+                    await self._end_turn(push_to_talk=True, speech=self.turns.speech)
             except Exception as e:  # a failing backend must not leave the session deaf
                 if not isinstance(e, BridgeError):
                     log.exception("hearing failed")
                     e = BackendError(f"{type(e).__name__}: {e}", stage="asr")
                 self._drop_utterance()
                 self.listener.failed(e)
+            finally:
+                self.backlog_s = max(0.0, self.backlog_s - sum(c.seconds for c in batch))
+                if self.dropped_s and self.backlog_s < BACKLOG_S / 2:
+                    log.warning("hearing caught up; %.1f s of player audio dropped", self.dropped_s)
+                    self.dropped_s = 0.0
 
-    async def _take(self, item: tuple[bytes, int, int] | None) -> None:
-        if item is None:
-            await self._end_turn(push_to_talk=True, speech=self.turns.speech)
-            return
-        pcm, rate, channels = item
-        arrived = time.perf_counter()
-        x = self._to_16k(pcm16_to_float(pcm, channels), rate)
+    async def _take(self, batch: list[_Chunk]) -> None:
+        parts = [self._to_16k(pcm16_to_float(c.pcm, c.channels), c.rate) for c in batch]
+        ends = np.cumsum([len(x) for x in parts])  # where each chunk ends in `x`
+        x = np.concatenate(parts)
+        carried = len(self.pending)  # samples of the last call that begin the first frame
         loop = asyncio.get_running_loop()
         events, frames = await loop.run_in_executor(self.vad_pool, self._vad, x)
-        for ev, frame in zip(events, frames, strict=True):
-            await self._on_frame(ev, frame, arrived)
+        n = self.vad.capabilities.frame_samples
+        for i, (ev, frame) in enumerate(zip(events, frames, strict=True)):
+            # A frame arrived with the chunk that holds its last sample.
+            last = (i + 1) * n - carried - 1
+            chunk = min(int(np.searchsorted(ends, last, side="right")), len(batch) - 1)
+            await self._on_frame(ev, frame, batch[chunk].arrived)
 
     def _drop_utterance(self) -> None:
         u, self.utterance = self.utterance, None
