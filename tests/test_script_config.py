@@ -97,3 +97,17 @@ def test_the_default_intent_threshold_is_precise_on_the_labelled_lines() -> None
     rows = {t: (p, r) for t, p, r in sweep(INTENTS)}
     precision, recall = rows[ScriptOptions().intent_threshold]
     assert precision >= 0.9 and recall >= 0.6, (precision, recall)
+
+
+def test_the_example_in_the_scripting_guide_loads(tmp_path: Path) -> None:
+    guide = (Path(__file__).parent.parent / "docs" / "scripting.md").read_text()
+    example = guide.split("```python\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "bay.py").write_text(example)
+    scripts = Scripts.load(tmp_path)
+    goals = {g.name: g for g in scripts.current.goals}
+    assert set(goals) == {"reactor-secret", "hit-reaction", "idle-banter", "discount"}
+    assert goals["reactor-secret"].once and not goals["discount"].enabled
+    assert [h.kind for h in scripts.current.hooks] == [
+        "on_event", "before_turn", "after_turn", "on_event"
+    ]
+    scripts.close()
