@@ -36,7 +36,7 @@ from bridge.seam import Brain, Opened, Outbox, SessionInfo
 from npc.ears import Ears
 from npc.face.arkit import ARKIT_BLENDSHAPES
 from npc.face.loudness import jaw_frames
-from npc.roster import NpcEntry
+from npc.roster import NpcEntry, session_npcs
 from npc.talking import Reply, TalkingConversation
 
 ACTION_TIMEOUT_S = 10.0
@@ -73,14 +73,7 @@ class EchoBrain(Brain):
                 f"no NPC '{npc_id[:64]}'; this server has {', '.join(self._order)}",
                 code=errors.UNKNOWN_NPC,
             )
-        group = list(dict.fromkeys([entry.id, *info.npcs]))
-        unknown = [n for n in group if n not in self.roster]
-        if unknown:
-            raise ProtocolError(
-                f"no NPC '{unknown[0][:64]}' for this group; this server has "
-                f"{', '.join(self._order)}",
-                code=errors.UNKNOWN_NPC,
-            )
+        group = session_npcs(entry.id, info.npcs, self._order, " on this server")
         names = [a["function"]["name"] for a in info.actions]
         conv = EchoConversation(info, out, names, interruptible=entry.interruptible)
         conv.npc_id = entry.id

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
-from bridge.errors import ConfigError
+from bridge import errors
+from bridge.errors import ConfigError, ProtocolError
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,3 +41,17 @@ def load_roster(folder: Path) -> list[NpcEntry]:
     if not entries:
         raise ConfigError(f"no NPC files (*.toml) in {folder}")
     return entries
+
+
+def session_npcs(
+    first: str, others: list[str], known: Collection[str], where: str = ""
+) -> list[str]:
+    """A session's NPC ids, `first` first, each once; unknown-npc when one is not `known`."""
+    ids = list(dict.fromkeys([first, *others]))
+    missing = [n for n in ids if n not in known]
+    if missing:
+        raise ProtocolError(
+            f"no NPC '{missing[0][:64]}'{where}; there are {', '.join(known)}",
+            code=errors.UNKNOWN_NPC,
+        )
+    return ids

@@ -124,9 +124,9 @@ async def next_error(
     return msg
 
 
-async def talk(session: Session, text: str, timeout: float = WAIT) -> Turn:
-    """One typed turn: say `text`, collect everything up to turn-end."""
-    await session.say(text)
+async def talk(session: Session, text: str, timeout: float = WAIT, player: str = "") -> Turn:
+    """One typed turn (of `player` in a group session): say `text`, collect up to turn-end."""
+    await session.say(text, player)
     return await session.turn(timeout)
 
 

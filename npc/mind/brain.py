@@ -8,6 +8,7 @@ MindConversation (npc/mind/conversation.py).
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import sys
@@ -17,8 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bridge import errors
-from bridge.errors import BridgeError, ProtocolError
+from bridge.errors import BridgeError
 from bridge.messages import Error, GameEvent
 from bridge.seam import Brain, Opened, Outbox, SessionInfo
 from npc import steer
@@ -32,6 +32,7 @@ from npc.mind.acting import available
 from npc.mind.conversation import MindConversation
 from npc.mind.scripted import ScriptSide
 from npc.rag.index import Hit, LoreIndex
+from npc.roster import session_npcs
 from npc.script.intent import IntentMatcher
 from npc.script.loader import Scripts
 from npc.script.runner import SCRIPT_ERROR
@@ -219,27 +220,25 @@ class MindBrain(Brain):
                 self.voices.close()
 
     def open(self, info: SessionInfo, out: Outbox) -> Opened:
-        npc_id = info.npc or next(iter(self.designs.npcs))
-        npc = self.designs.npcs.get(npc_id)
-        if npc is None:
-            raise ProtocolError(
-                f"no NPC '{npc_id[:64]}'; this server has {', '.join(self.designs.npcs)}",
-                code=errors.UNKNOWN_NPC,
-            )
-        conv = MindConversation(self, info, out, npc)
+        npcs = self.designs.npcs
+        group = session_npcs(info.npc or next(iter(npcs)), info.npcs, npcs, " on this server")
+        npc, others = npcs[group[0]], tuple(npcs[n] for n in group[1:])
+        conv = MindConversation(self, info, out, npc, others)
         self.conversations.add(conv)
         if self.scripts is not None:
             conv.scripts = ScriptSide(conv, self)
         if self.ears is not None:
-            others = [n.name for n in self.designs.npcs.values() if n is not npc]
+            names = [n.name for n in self.designs.npcs.values() if n is not npc]
             terms = self.index.terms(npc.knowledge) if self.index is not None else []
-            conv.hearing = self.ears.listen(conv, vocabulary=[npc.name, *others, *terms])
+            vocabulary = [npc.name, *names, *terms]
+            conv.hearing = self.ears.listen(conv, vocabulary=vocabulary)
+            conv.listen = functools.partial(self.ears.listen, vocabulary=vocabulary)
         actions = available(npc, self.designs.actions, info.actions)
         if info.actions:  # the engine's actions are in this session's prompt head: warm it
             task = asyncio.ensure_future(asyncio.to_thread(self._warm_one, npc, actions))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        return Opened(conv, npc.id, npc.name, list(actions))
+        return Opened(conv, npc.id, npc.name, list(actions), group)
 
     # -- for conversations -----------------------------------------------------------------
 

@@ -1,10 +1,12 @@
-"""One player's conversation with a thinking NPC: each turn retrieves, prompts, streams and acts.
+"""A session with thinking NPCs: each turn retrieves, prompts, streams and acts.
 
 A turn: store the player's line, gather what the NPC knows (lore in its scope, memory of
 this player), ask the model for one JSON reply (its line, its emotion and maybe an action),
 stream the line to the engine as it is written and speak it clause by clause (with its
 face), run the action (in the brain or the engine), say how it went, and store the NPC's
-line with the steering it was said with.
+line with the steering it was said with. A group session (several NPCs, several players)
+sends each player's line to the NPC it addresses, shows that NPC the session's recent
+lines attributed, keeps memory per (NPC, player), and can run banter (npc/mind/scene.py).
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ from bridge.seam import Outbox, SessionInfo
 from npc import steer
 from npc.designer.persona import NpcFile
 from npc.llm.base import ChatMessage, Decoding, LlmRequest
-from npc.mind import acting, proactive, prompt
+from npc.mind import acting, proactive, prompt, scene
+from npc.mind.group import Group
 from npc.mind.reply import (
     SAY_CHARS,
     SAY_MIN_CHARS,
@@ -54,15 +57,26 @@ FOLLOW_UP = "{outcome} Tell the player in one short sentence, in character."
 
 
 class MindConversation(TalkingConversation):
-    """A session with one NPC of a MindBrain."""
+    """A session with one or more NPCs of a MindBrain (`npc` first: the default addressee)."""
 
     stage = "brain"
 
-    def __init__(self, brain: MindBrain, info: SessionInfo, out: Outbox, npc: NpcFile) -> None:
+    def __init__(
+        self,
+        brain: MindBrain,
+        info: SessionInfo,
+        out: Outbox,
+        npc: NpcFile,
+        others: tuple[NpcFile, ...] = (),
+    ) -> None:
         super().__init__(info, out, npc.interruptible)
         self.brain = brain
         self._npc = npc
-        self.npcs: dict[str, NpcFile] = {npc.id: npc}  # B's stand-in until A's group NPCs land
+        self.npc_id = npc.id
+        self.npcs: dict[str, NpcFile] = {n.id: n for n in (npc, *others)}
+        self.group = Group(list(self.npcs), self.players, self.file)
+        self.scene: asyncio.Task[None] | None = None  # the banter running, if any
+        self.last_raw = ""  # the model's whole output for the last generated line
         self.overrides = dict(info.steer)  # the session's changes to the NPC's defaults
         self.said: list[str] = []  # the NPC's lines so far in the turn in flight
         self.streaming = ""  # the line being generated, as far as it has streamed
@@ -75,9 +89,42 @@ class MindConversation(TalkingConversation):
         self._npc = self.brain.designs.npcs.get(self._npc.id, self._npc)
         return self._npc
 
-    def attributes(self) -> dict[str, int]:
-        """The NPC's steering now: its file's defaults with this session's changes."""
-        return steer.merge(self.npc.steer, self.overrides)
+    def file(self, npc_id: str) -> NpcFile:
+        """The current file of an NPC of the session (reloads take effect at once)."""
+        current = self.brain.designs.npcs.get(npc_id, self.npcs[npc_id])
+        self.npcs[npc_id] = current
+        return current
+
+    def attributes(self, npc: NpcFile | None = None) -> dict[str, int]:
+        """An NPC's steering now (the first by default): its file's defaults with this
+        session's changes."""
+        return steer.merge((npc or self.npc).steer, self.overrides)
+
+    # -- group sessions --------------------------------------------------------------------
+
+    def addressee(self, text: str, player: str) -> str:
+        return self.group.addressee(text, player)
+
+    def joined(self, player: str) -> None:
+        if self.scene is not None and not self.scene.done():
+            log.info("%s: %s joined; the banter stops", self.info.session, player)
+            self.scene.cancel()
+
+    def banter(self, npc_ids: list[str], about: str, lines: int = 4) -> None:
+        """NPCs of the session talk with each other (the first speaks first), `lines`
+        lines at most; it starts when the session is quiet, after any banter running."""
+        order = scene.check(self, npc_ids, lines)
+        before = self.scene
+
+        async def after() -> None:
+            if before is not None:
+                await asyncio.wait({before})
+            await scene.run(self, order, about, lines)
+
+        self.scene = asyncio.ensure_future(after())
+
+    def scene_running(self) -> bool:
+        return self.scene is not None and not self.scene.done()
 
     # -- engine messages -----------------------------------------------------------------
 
@@ -113,22 +160,27 @@ class MindConversation(TalkingConversation):
         return lambda: proactive.speak(self, line)
 
     async def close(self) -> None:
+        if self.scene is not None:
+            self.scene.cancel()
+            await asyncio.gather(self.scene, return_exceptions=True)
         if self.scripts is not None:
             await self.scripts.close()
         self.brain.conversations.discard(self)
         await super().close()
 
     def on_text(self, text: str, player: str = "", npc: str = "") -> TurnFactory:
-        return lambda: self.answer(text)
+        return lambda: self.answer(text, player, npc)
 
     def on_heard(self, text: str, player: str = "", npc: str = "") -> TurnFactory:
-        return lambda: self.answer(text)
+        return lambda: self.answer(text, player, npc)
 
     # -- a turn ----------------------------------------------------------------------------
 
-    async def answer(self, text: str) -> None:
-        """The NPC's whole turn in answer to the player's `text`."""
-        b, npc, attrs = self.brain, self.npc, self.attributes()
+    async def answer(self, text: str, player: str = "", npc_id: str = "") -> None:
+        """The whole turn of NPC `npc_id` ("" = the first) in answer to `player`'s `text`."""
+        player = player or self.info.player
+        npc = self.file(npc_id) if npc_id else self.npc
+        b, attrs = self.brain, self.attributes(npc)
         began = time.perf_counter()
         self.brain.quiet()
         self.said = []
@@ -136,11 +188,12 @@ class MindConversation(TalkingConversation):
         text = plan.turn.text if plan is not None else text
         actions = acting.available(npc, b.designs.actions, self.info.actions)
         schemas = {name: a["parameters"] for name, a in actions.items()}
-        context = await asyncio.to_thread(self._recall, npc, text)
+        context = await asyncio.to_thread(self._recall, npc, text, player)
         if plan is not None and plan.turn.facts:
             context = dataclasses.replace(context, lore=[*plan.turn.facts, *context.lore])
+        self.group.heard(player, text, npc.id)
         await asyncio.to_thread(
-            b.memory.add_turn, npc.id, self.info.player, "player", text, session=self.info.session
+            b.memory.add_turn, npc.id, player, "player", text, session=self.info.session
         )
         self.trace["prepare"] = _ms(began)
         verbosity = attrs["verbosity"]
@@ -169,20 +222,20 @@ class MindConversation(TalkingConversation):
             self.streaming = ""
             reply = None
         except asyncio.CancelledError:
-            self._remember(npc, attrs, context, text, None, interrupted=True)
+            self._remember(npc, attrs, context, text, None, interrupted=True, player=player)
             raise
         self.holding = False
         outcome = None
         if reply is not None and reply.action:
-            outcome = await self._act(npc, reply, actions)
+            outcome = await self._act(npc, reply, actions, player)
         self.out.send(
             DialogueFinal(session=self.info.session, turn=self.turn, text=" ".join(self.said))
         )
         if self.speaker is not None:
             await self.speaker.finish()
             self.trace.update({"spoken": _ms(began), **self.speaker.timing})
-        self._remember(npc, attrs, context, text, reply, outcome=outcome)
-        b.summarize_later(npc, self.info.player)
+        self._remember(npc, attrs, context, text, reply, outcome=outcome, player=player)
+        b.summarize_later(npc, player)
 
     async def _generate(
         self, request: LlmRequest, schemas: dict[str, dict[str, Any]], began: float
@@ -212,6 +265,7 @@ class MindConversation(TalkingConversation):
         streamed, self.streaming = self.streaming, ""
         if streamed.strip():
             self.said.append(streamed.strip())
+        self.last_raw = stream.raw
         reply = parse_reply(stream.raw, schemas)
         if not streamed and reply.say:  # a backend that did not put "say" first
             self._say(reply.say)
@@ -227,10 +281,11 @@ class MindConversation(TalkingConversation):
             self.speaker.line_done()
 
     async def _act(
-        self, npc: NpcFile, reply: Reply, actions: dict[str, dict[str, Any]]
+        self, npc: NpcFile, reply: Reply, actions: dict[str, dict[str, Any]], player: str = ""
     ) -> acting.Outcome | None:
         b = self.brain
-        context = acting.BrainContext(npc.id, self.info.player, self.info.session, b.memory)
+        who = player or self.info.player
+        context = acting.BrainContext(npc.id, who, self.info.session, b.memory)
         try:
             outcome = await acting.run(
                 reply.action, reply.arguments, actions, b.designs.actions, context,
@@ -262,17 +317,28 @@ class MindConversation(TalkingConversation):
             return ""
         return reply.say
 
-    def _recall(self, npc: NpcFile, text: str) -> prompt.Context:
-        """What the NPC knows for this line: lore in its scope and its memory of the player."""
-        b, player = self.brain, self.info.player
+    def _recall(self, npc: NpcFile, text: str, player: str = "") -> prompt.Context:
+        """What the NPC knows for this line: lore in its scope and its memory of the player;
+        in a group session also what was just said in it, and by whom."""
+        b, player = self.brain, player or self.info.player
         lore = [h.chunk.text for h in b.search(text, npc.knowledge)]
         summary = b.memory.summary(npc.id, player)
         history = b.memory.since_summary(npc.id, player)[-b.options.history_turns :]
-        return prompt.Context(
+        context = prompt.Context(
             lore=lore,
             summary=summary.text,
             relationship=b.memory.relationship(npc.id, player),
             history=history,
+        )
+        if not self.group.grouped:
+            return context
+        # This session's lines come attributed from the group; memory adds earlier visits.
+        return dataclasses.replace(
+            context,
+            history=[h for h in history if h.session != self.info.session],
+            group=self.group.recent(max(8, b.options.history_turns)),
+            present=self.group.present(npc.id, player),
+            player_name=player,
         )
 
     def _remember(
@@ -285,11 +351,14 @@ class MindConversation(TalkingConversation):
         *,
         outcome: acting.Outcome | None = None,
         interrupted: bool = False,
+        player: str = "",
     ) -> None:
         """Store the NPC's line (what was actually said) and log it as SteerLM data."""
+        player = player or self.info.player
         line = " ".join(s for s in [*self.said, self.streaming.strip()] if s)
         if not line:
             return
+        self.group.said(npc.id, line, player)
         meta: dict[str, Any] = {"turn": self.turn}
         if reply is not None and reply.action:
             meta.update(action=reply.action, arguments=reply.arguments)
@@ -299,7 +368,7 @@ class MindConversation(TalkingConversation):
             meta["interrupted"] = True
         b = self.brain
         b.memory.add_turn(
-            npc.id, self.info.player, "npc", line, session=self.info.session,
+            npc.id, player, "npc", line, session=self.info.session,
             attributes=attrs, meta=meta,
         )
         if b.steer_log is not None and not interrupted:

@@ -38,6 +38,10 @@ class Context:
     relationship: Mapping[str, int] | None = None
     history: Sequence[TurnRecord] = ()  # recent turns, oldest first (not the current one)
     player_name: str = ""
+    # A group session: its recent lines as (name, text), oldest first, the NPC's own under
+    # its name; `present` says who is here and who speaks now.
+    group: Sequence[tuple[str, str]] = ()
+    present: str = ""
 
 
 def system_prompt(
@@ -106,8 +110,35 @@ def conversation(
         turns.append(("User", ex.player))
         turns.append(("Assistant", reply_json(ex.npc, ex.action, ex.arguments)))
     turns.extend(history_turns(context.history))
+    if not (context.group or context.present):
+        turns.append(("User", player_turn(context, text, style)))
+        return turns
+    turns.extend(group_turns(context.group, npc.name))
     turns.append(("User", player_turn(context, text, style)))
-    return turns
+    return _merged(turns)
+
+
+def group_turns(lines: Sequence[tuple[str, str]], me: str) -> list[tuple[str, str]]:
+    """A group session's lines as chat turns: the NPC's own are its replies, everyone
+    else's come attributed ("Renn: ...") as the user's."""
+    out: list[tuple[str, str]] = []
+    for who, text in lines:
+        if who == me and out:
+            out.append(("Assistant", reply_json(text)))
+        else:  # chat templates expect the user first: an opening line of its own is told
+            out.append(("User", f"{who}: {text}"))
+    return out
+
+
+def _merged(turns: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Consecutive turns of one role as one (chat templates alternate)."""
+    out: list[tuple[str, str]] = []
+    for role, content in turns:
+        if out and out[-1][0] == role:
+            out[-1] = (role, out[-1][1] + "\n" + content)
+        else:
+            out.append((role, content))
+    return out
 
 
 def history_turns(history: Sequence[TurnRecord]) -> list[tuple[str, str]]:
@@ -145,6 +176,8 @@ def player_turn(context: Context, text: str, style: Sequence[str] = ()) -> str:
         notes.append(f"Your feelings toward this player (-100 to 100): {feel}")
     if style:
         notes.append("How to speak: " + " ".join(style))
+    if context.present:
+        notes.append(context.present)
     who = context.player_name or "Player"
     if not notes:
         return text
