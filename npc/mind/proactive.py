@@ -25,7 +25,7 @@ from npc.script.types import Idle
 
 if TYPE_CHECKING:
     from npc.mind.conversation import MindConversation
-    from npc.mind.scripted import ScriptSide
+    from npc.mind.script_host import ScriptHost
 
 log = logging.getLogger("npc_bridge.script")
 
@@ -43,7 +43,7 @@ class Banter:
 class Proactive:
     """One conversation's queue of script lines and its watch for silence."""
 
-    def __init__(self, conv: MindConversation, side: ScriptSide, wait_s: float) -> None:
+    def __init__(self, conv: MindConversation, side: ScriptHost, wait_s: float) -> None:
         self.conv, self.side, self.wait_s = conv, side, wait_s
         self.queue: collections.deque[tuple[Line | Banter, float]] = collections.deque()
         self.quiet_since = time.monotonic()

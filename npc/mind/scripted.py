@@ -2,8 +2,9 @@
 
 One ScriptSide per MindConversation of a brain with scripts. It runs the hooks and goals
 that concern the conversation's NPCs with their handles, reports a failing hook to the
-engine (stage "script", code "script-error", `file:line: reason`) and goes on, and is the
-`Host` behind every handle: lines go to the proactive queue (npc/mind/proactive.py).
+engine (stage "script", code "script-error", `file:line: reason`) and goes on. It is the
+Host behind every handle (npc/mind/script_host.py): lines go to the proactive queue
+(npc/mind/proactive.py).
 """
 
 from __future__ import annotations
@@ -15,15 +16,12 @@ import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bridge.errors import BridgeError
 from bridge.messages import Error, GameEvent
 from npc.designer.persona import NpcFile
-from npc.mind import acting
-from npc.mind.proactive import Proactive
 from npc.mind.reply import Reply
+from npc.mind.script_host import ScriptHost
 from npc.script.api import AFTER, BEFORE, EVENT, Goal
-from npc.script.goals import GoalBook
-from npc.script.handle import GoalState, Line, Npc
+from npc.script.handle import Line
 from npc.script.runner import ScriptError, call, where_of
 from npc.script.types import Event, Idle, Intent, Trigger, Turn
 
@@ -32,10 +30,6 @@ if TYPE_CHECKING:
     from npc.mind.conversation import MindConversation
 
 log = logging.getLogger("npc_bridge.script")
-
-NOTE = "note"  # marks a script's npc.remember(...) among the stored event turns
-NOTES_LOOK_BACK = 200  # stored turns searched for them
-NOTES_KEPT = 5  # the latest ones each prompt shows
 
 
 @dataclass
@@ -47,112 +41,15 @@ class Plan:
     instruction: str = ""  # an intent goal's prompt= for this turn's reply
 
 
-class ScriptSide:
-    """The scripts' view of one conversation, and the Host of its Npc handles."""
+class ScriptSide(ScriptHost):
+    """The scripts' view of one conversation: runs its hooks and goals."""
 
     def __init__(self, conv: MindConversation, brain: MindBrain) -> None:
-        assert brain.scripts is not None
-        self.conv = conv
-        self.brain = brain
-        self.scripts = brain.scripts
-        self.book = GoalBook(brain.memory)
-        self.loop = asyncio.get_running_loop()
-        self.handles: dict[str, Npc] = {}
-        self.listening = True
-        self.turn_player = ""  # in a group session: whose line the turn hooks are seeing
-        self.tasks: set[asyncio.Task[None]] = set()
+        super().__init__(conv, brain)
         self.events: asyncio.Queue[Event] = asyncio.Queue()
         self._events: asyncio.Task[None] | None = None  # takes them in order
-        self.proactive = Proactive(conv, self, self.scripts.options.wait_s)
-
-    # -- the Host interface ------------------------------------------------------------
-
-    @property
-    def player(self) -> str:
-        """The player of the turn in flight, else the session's."""
-        return self.turn_player or self.conv.info.player
-
-    @property
-    def session(self) -> str:
-        return self.conv.info.session
-
-    @property
-    def present(self) -> list[str]:
-        return list(self.conv.npcs)
-
-    def handle(self, npc: str) -> Npc:
-        if npc not in self.handles:
-            file = self.conv.npcs.get(npc) or self.brain.designs.npcs.get(npc)
-            self.handles[npc] = Npc(self, npc, file.name if file else npc, self.loop)
-        return self.handles[npc]
-
-    def queue_line(self, line: Line) -> None:
-        self.proactive.put(line)
-
-    def start_banter(self, npcs: list[str], about: str, lines: int) -> None:
-        self.proactive.put_banter(npcs, about, lines)
-
-    def run_action(self, npc: str, name: str, arguments: dict[str, Any]) -> None:
-        self.spawn(self._act(npc, name, arguments))
-
-    async def _act(self, npc_id: str, name: str, arguments: dict[str, Any]) -> None:
-        b, conv = self.brain, self.conv
-        npc = conv.npcs.get(npc_id) or conv.npc
-        actions = acting.available(npc, b.designs.actions, conv.info.actions)
-        for spec_name, spec in b.designs.actions.items():  # scripts may use any Python action
-            actions.setdefault(
-                spec_name,
-                {"description": spec.description, "parameters": spec.parameters, "kind": "python"},
-            )
-        context = acting.BrainContext(npc.id, self.player, self.session, b.memory)
-        try:
-            outcome = await acting.run(
-                name, arguments, actions, b.designs.actions, context, conv.call_engine,
-                b.options.action_timeout_s,
-            )
-        except BridgeError as e:
-            conv.out.send(Error.of(e, session=self.session, stage="actions"))
-            return
-        log.info("%s: script action %s", npc.id, outcome.describe())
-        await asyncio.to_thread(
-            b.memory.add_turn, npc.id, self.player, "action", outcome.describe(),
-            session=self.session, meta={"script": True, "arguments": arguments},
-        )
-
-    def remember(self, npc: str, text: str) -> None:
-        self.brain.memory.add_turn(
-            npc, self.player, "event", text, session=self.session, meta={NOTE: True}
-        )
-
-    def notes(self, npc: str) -> list[str]:
-        """What scripts told the NPC to remember of this player, latest last."""
-        turns = self.brain.memory.recent(npc, self.player, NOTES_LOOK_BACK)
-        return [t.text for t in turns if t.meta and t.meta.get(NOTE)][-NOTES_KEPT:]
-
-    def change_relationship(self, npc: str, key: str, delta: int) -> int:
-        return self.brain.memory.change_relationship(npc, self.player, key, delta)
-
-    def relationship_value(self, npc: str, key: str) -> int:
-        return self.brain.memory.relationship(npc, self.player).get(key, 0)
-
-    def set_steer(self, npc: str, attributes: dict[str, int]) -> None:
-        self.conv.overrides.update(attributes)
-
-    def set_listening(self, on: bool) -> None:
-        self.listening = on
-
-    def goal_enable(self, npc: str, name: str, on: bool) -> None:
-        self.book.enable(npc, self.player, name, on)
-
-    def goal_state(self, npc: str, name: str) -> GoalState:
-        return self.book.state(self.scripts.current.goal(npc, name), npc, self.player, name)
 
     # -- running hooks and goals -----------------------------------------------------------
-
-    def spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
 
     def report(self, error: ScriptError) -> None:
         log.warning("script failed, skipped: %s", error)
