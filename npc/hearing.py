@@ -24,6 +24,7 @@ from bridge import errors
 from bridge.errors import BackendError, BridgeError, ProtocolError
 from npc.asr.base import Asr, AsrStream, Hints
 from npc.audio import TARGET_RATE, StreamResampler, pcm16_to_float
+from npc.trace import Trace
 from npc.turns import Event, TurnConfig, TurnDetector, TurnEvent
 from npc.vad.base import Vad
 
@@ -64,7 +65,7 @@ class Listener(Protocol):
     def speech_started(self) -> None: ...
     def npc_speaking(self) -> bool: ...
     def partial(self, text: str, speech_ms: float) -> None: ...
-    def final(self, text: str, trace: dict[str, float]) -> None: ...
+    def final(self, text: str, trace: Trace) -> None: ...
     def failed(self, error: BridgeError) -> None: ...
 
 
@@ -263,7 +264,7 @@ class Hearing:
         u = self.utterance  # kept until the final is out: the player is still mid-turn
         if u is None:
             if push_to_talk:
-                self.listener.final("", {})
+                self.listener.final("", Trace(kind="spoken"))
             return
         eot = time.perf_counter()
         if push_to_talk or u.speculative is None:
@@ -274,12 +275,10 @@ class Hearing:
         self.utterance = None
         u.stream.close()
         self.turns.reset_keep_position()
-        trace = {
-            "speech_ms": speech * 1000 / TARGET_RATE,
-            "end_of_turn_ms": (eot - u.last_speech_at) * 1000,
-            "final_after_eot_ms": (done - eot) * 1000,
-            "last_speech_to_final_ms": (done - u.last_speech_at) * 1000,
-        }
+        trace = Trace(u.last_speech_at, kind="spoken")
+        trace["speech_ms"] = round(speech * 1000 / TARGET_RATE, 3)
+        trace.mark("end_of_turn", eot)
+        trace.mark("transcript", done)
         self.listener.final(text.strip(), trace)
 
     def _submit(self, fn: Callable[[], str]) -> asyncio.Future[str]:

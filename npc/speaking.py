@@ -63,13 +63,13 @@ class Speaker:
         self.cursor = 0  # samples of audio sent so far
         self.header_sent = False
         self.failed = False
-        self.timing: dict[str, float] = {}  # first clause ready -> first audio out, ms
+        self.trace = conv.trace  # this turn's, kept: a later turn's trace is not ours
         # The model may write while this is set; it is held while the first clause is
         # synthesised, so on a small CPU the voice the player waits for comes first.
         self.go = threading.Event()
         self.go.set()
         self.queued = 0  # clauses given to the voice so far
-        self._queue: asyncio.Queue[tuple[str, float] | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[str | None] = asyncio.Queue()
         self._task = asyncio.ensure_future(self._work())
 
     # -- what the conversation calls ----------------------------------------------------
@@ -87,8 +87,9 @@ class Speaker:
     def _put(self, clause: str) -> None:
         if not self.queued:
             self.go.clear()  # the first clause: the model waits until it is heard
+            self.trace.mark("first_clause")
         self.queued += 1
-        self._queue.put_nowait((clause, time.perf_counter()))
+        self._queue.put_nowait(clause)
 
     def emotion(self, name: str, intensity: float = EMOTION_INTENSITY) -> None:
         """The mood from here on: an `emotion` message, and the face blends into it."""
@@ -115,8 +116,7 @@ class Speaker:
     # -- the worker ---------------------------------------------------------------------
 
     async def _work(self) -> None:
-        while (item := await self._queue.get()) is not None:
-            clause, ready = item
+        while (clause := await self._queue.get()) is not None:
             if self.failed:
                 self.go.set()
                 continue  # the voice failed once this turn: the rest is text only
@@ -133,8 +133,6 @@ class Speaker:
                 self.go.set()
             for clip in clips:
                 self._send(clip)
-                if "first_audio" not in self.timing:
-                    self.timing["first_audio"] = round((time.perf_counter() - ready) * 1000, 3)
         if self.face is not None and self.cursor:
             self._frames(*self.face.finish())
 
@@ -154,6 +152,7 @@ class Speaker:
                     start_sample=self.cursor, pcm=chunk.astype("<i2").tobytes(),
                 )
             )
+            self.trace.mark("first_audio")
             self.cursor += len(chunk)
             conv.sent_samples = self.cursor
 
@@ -177,6 +176,7 @@ class Speaker:
                     weights=wb.tobytes(),
                 )
             )
+            self.trace.mark("first_face")
 
 
 def _synthesise(tts: Tts, text: str, voice: Voice, rate: int) -> list[Clip]:

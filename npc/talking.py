@@ -36,6 +36,7 @@ from bridge.messages import (
 )
 from bridge.seam import Conversation, Outbox, SessionInfo
 from npc.hearing import Hearing, Listener, is_backchannel
+from npc.trace import Trace, log_turn
 
 if TYPE_CHECKING:
     from npc.speaking import Speaker
@@ -61,7 +62,7 @@ class TalkingConversation(Conversation):
         self.players = info.all_players
         self.turn_npc = ""  # the NPC of the turn in flight
         self.play_start: float | None = None  # when this turn's NPC audio began playing
-        self.trace: dict[str, float] = {}  # latency of the turn in flight, for turn-end
+        self.trace = Trace()  # latency marks of the turn in flight, for turn-end
         self.turn = 0
         self.task: asyncio.Task[None] | None = None
         self.sent_samples = 0  # NPC audio samples sent in this turn
@@ -113,7 +114,8 @@ class TalkingConversation(Conversation):
             player = self.player_of(msg.player)
             self.joined(player)
             npc = self.addressee(msg.text, player)
-            self.start(self.on_text(msg.text, player, npc), npc=npc, player=player)
+            typed = Trace(kind="typed")  # the clock starts as the line arrives
+            self.start(self.on_text(msg.text, player, npc), npc=npc, player=player, trace=typed)
         elif isinstance(msg, ActionResult):
             fut = self.pending.pop(msg.call_id, None)
             if fut is None or fut.done():
@@ -162,7 +164,13 @@ class TalkingConversation(Conversation):
     # -- turns --------------------------------------------------------------------------
 
     def start(
-        self, reply: Reply, *, npc: str = "", player: str = "", cause: Cause = "player"
+        self,
+        reply: Reply,
+        *,
+        npc: str = "",
+        player: str = "",
+        cause: Cause = "player",
+        trace: Trace | None = None,
     ) -> None:
         """Begin the next turn: `npc` ("" = the default) speaks to `player` ("" = the
         session's; none in a banter). A factory, not a coroutine: a turn cancelled before
@@ -178,7 +186,8 @@ class TalkingConversation(Conversation):
             session=self.info.session, turn=self.turn, npc=npc or self.npc_id, player=who,
             cause=cause,
         )
-        self.task = asyncio.ensure_future(self._run(start, reply, previous))
+        trace = Trace() if trace is None else trace  # an NPC's own turn: from its start
+        self.task = asyncio.ensure_future(self._run(start, reply, previous, trace))
 
     def interrupt(self, reason: str) -> None:
         """Stop the NPC: cancel the turn in flight and say where its audio stopped playing."""
@@ -212,7 +221,7 @@ class TalkingConversation(Conversation):
         return self.play_start is not None and self._played() < self.sent_samples
 
     async def _run(
-        self, start: TurnStart, reply: Reply, after: asyncio.Task[None] | None
+        self, start: TurnStart, reply: Reply, after: asyncio.Task[None] | None, trace: Trace
     ) -> None:
         if after is not None:  # an NPC that cannot be interrupted finishes its line first
             await asyncio.gather(after, return_exceptions=True)
@@ -221,6 +230,7 @@ class TalkingConversation(Conversation):
                 await asyncio.sleep(max(0.0, ends - time.monotonic()))
             self.sent_samples, self.play_start = 0, None
         self.turn_npc = start.npc
+        self.trace = trace
         self.out.send(start)
         started = time.perf_counter()
         try:
@@ -234,15 +244,15 @@ class TalkingConversation(Conversation):
             if self.speaker is not None:  # a turn cancelled or failed stops its voice too
                 self.speaker.cancel()
                 self.speaker = None
-        ms = (time.perf_counter() - started) * 1000
-        trace, self.trace = self.trace, {}
+        trace["reply"] = round((time.perf_counter() - started) * 1000, 3)
+        log_turn(trace, self.info.session, start.turn)
         self.out.send(
             TurnEnd(
                 session=self.info.session,
                 turn=start.turn,
                 reason=reason,
                 audio_samples=self.sent_samples,
-                latency_ms={**trace, "reply": round(ms, 3)},
+                latency_ms=dict(trace),
                 npc=start.npc,
             )
         )
@@ -317,9 +327,10 @@ class TalkingConversation(Conversation):
             self.start(_no_speech, player=player)
             return
         self.joined(player)
-        self.trace = {k: round(v, 3) for k, v in trace.items()}
+        if not isinstance(trace, Trace):  # a listener that keeps no clock of its own
+            trace = Trace(kind="spoken")
         npc = self.addressee(text, player)
-        self.start(self.on_heard(text, player, npc), npc=npc, player=player)
+        self.start(self.on_heard(text, player, npc), npc=npc, player=player, trace=trace)
 
 
 class PlayerEars:

@@ -154,8 +154,8 @@ def _action(name: str, arguments: dict[str, Any], game: Game) -> str:
 def _latency(turn: Turn, arrivals: Arrivals) -> dict[str, float]:
     brain = turn.end.latency_ms if turn.end is not None else {}
     ms: dict[str, float] = {}
-    if "end_of_turn_ms" in brain:
-        ms["end_of_turn"] = round(brain["end_of_turn_ms"], 1)
+    if "end_of_turn" in brain:
+        ms["end_of_turn"] = round(brain["end_of_turn"], 1)
     if "transcript" in arrivals.ms:
         ms["transcript"] = arrivals.ms["transcript"]
     for stage, key in (("first_token", "first_text"), ("first_audio", "first_audio"),

@@ -10,6 +10,7 @@ import platform
 import statistics
 import sys
 import time
+from math import nan
 from typing import Any
 
 import numpy as np
@@ -149,7 +150,8 @@ async def _through_bridge(model: str, lines: list[Line], hangover_ms: int) -> di
                 e, n = edits(line.text, text)
                 errs, total = errs + e, total + n
                 delays.append(1000 * (final_at - sent_at[min(last_chunk, len(sent_at) - 1)]))
-                after_eot.append(end.latency_ms.get("final_after_eot_ms", float("nan")))
+                marks = end.latency_ms
+                after_eot.append(marks.get("transcript", nan) - marks.get("end_of_turn", nan))
                 await s.close()
     finally:
         await server.stop()

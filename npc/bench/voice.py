@@ -90,7 +90,11 @@ def voice_speed(tts: Tts, rounds: int) -> dict[str, Any]:
 def first_audio(turns: Sequence[Outcome], tts: Tts, voice: Voice | None = None) -> dict[str, Any]:
     """First audio of each spoken turn in the brain, and its first clause synthesised alone."""
     voice = voice or Voice()
-    piped = [t.latency_ms["first_audio"] for t in turns if "first_audio" in t.latency_ms]
+    piped = [
+        t.latency_ms["first_audio"] - t.latency_ms["first_clause"]
+        for t in turns
+        if "first_audio" in t.latency_ms and "first_clause" in t.latency_ms
+    ]
     alone = [
         first_clip_ms(tts, clause, voice, BRAIN_RATE)
         for clause in (first_clause(t.line) for t in turns)

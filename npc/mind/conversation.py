@@ -195,7 +195,7 @@ class MindConversation(TalkingConversation):
         await asyncio.to_thread(
             b.memory.add_turn, npc.id, player, "player", text, session=self.info.session
         )
-        self.trace["prepare"] = _ms(began)
+        self.trace.mark("prepared")
         verbosity = attrs["verbosity"]
         self.speaker = b.speaker(self, npc)
         face = self.speaker is not None and self.speaker.face is not None
@@ -233,7 +233,7 @@ class MindConversation(TalkingConversation):
         )
         if self.speaker is not None:
             await self.speaker.finish()
-            self.trace.update({"spoken": _ms(began), **self.speaker.timing})
+            self.trace.mark("spoken")
         self._remember(npc, attrs, context, text, reply, outcome=outcome, player=player)
         b.summarize_later(npc, player)
 
@@ -247,10 +247,11 @@ class MindConversation(TalkingConversation):
             self.out.send(DialogueDelta(session=self.info.session, turn=self.turn, text=" "))
         go = self.speaker.go if self.speaker is not None else None
         async for piece in self.brain.llm.astream(request, go):
+            self.trace.mark("first_token")
             delta = stream.feed(piece)
             if delta:
                 if first and not self.streaming:
-                    self.trace["first_text"] = _ms(began)
+                    self.trace.mark("first_text")
                     if stream.emotion and self.speaker is not None and not self.holding:
                         self.speaker.emotion(stream.emotion)
                 self.streaming += delta
@@ -261,7 +262,7 @@ class MindConversation(TalkingConversation):
                     self.speaker.feed(delta)
         if self.speaker is not None:
             self.speaker.line_done()
-        self.trace["generated" if first else "follow_up"] = _ms(began)
+        self.trace.mark("generated" if first else "follow_up")
         streamed, self.streaming = self.streaming, ""
         if streamed.strip():
             self.said.append(streamed.strip())
@@ -384,7 +385,3 @@ def _news(outcome: acting.Outcome) -> str:
     if not outcome.ok:
         return f"You tried, but it failed: {outcome.error}."
     return f"Done. The result: {json.dumps(outcome.result, ensure_ascii=False, default=str)}."
-
-
-def _ms(since: float) -> float:
-    return round((time.perf_counter() - since) * 1000, 3)
