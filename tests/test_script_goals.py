@@ -198,3 +198,35 @@ def test_an_edited_script_is_reloaded_and_a_broken_one_keeps_the_last_good(
             assert path.resolve() in {p.resolve() for p in brain.scripts.broken}  # type: ignore[union-attr]
 
     run(scenario)
+
+
+ANY = """
+@on_event()
+def echo(npc: Npc, event: Event) -> None:
+    npc.say(f"{npc.id} heard {event.name} for {npc.player}.")
+"""
+
+
+def test_a_game_event_reaches_the_conversations_it_concerns(tmp_path: Path) -> None:
+    brain = scripted(FakeLlm(reply("Hm.")), tmp_path, ANY)
+
+    async def scenario() -> None:
+        async with running(brain) as server, engine(server) as client:
+            a = await client.open_session("brakka", "renn")
+            b = await client.open_session("quartermaster", "mara")
+            await client.send(GameEvent(name="alarm"))  # everyone
+            assert await line(a) == "brakka heard alarm for renn."
+            assert await line(b) == "quartermaster heard alarm for mara."
+            await client.send(GameEvent(name="spark", npcs=["brakka"]))
+            assert await line(a) == "brakka heard spark for renn."
+            await client.send(GameEvent(name="ping", players=["mara"]))
+            assert await line(b) == "quartermaster heard ping for mara."
+            await client.send(GameEvent(name="knock", session=a.id))
+            assert await line(a) == "brakka heard knock for renn."
+            await quiet(b, 0.5)  # b heard only the alarm and the ping
+            await quiet(a, 0.0)
+            stored = [t.text for t in brain.memory.recent("brakka", "renn", 10)
+                      if t.role == "event"]
+            assert stored == ["alarm", "spark", "knock"]
+
+    run(scenario)

@@ -143,3 +143,38 @@ def test_a_proactive_line_waits_until_the_player_has_finished_and_been_answered(
     texts = [m for m in got if isinstance(m, TurnEnd)]
     assert all(t.reason == "done" for t in texts), got
     assert not any(isinstance(m, Interrupted) for m in got), got
+
+
+DEAF = """
+@on_event("headphones", npc="brakka")
+def headphones(npc: Npc, event: Event) -> None:
+    on = bool(event.payload.get("on"))
+    npc.listen(not on)
+    npc.say("Can't hear a thing." if on else "I'm listening.")
+"""
+
+
+def test_a_script_stops_and_starts_the_npc_hearing_the_player(
+    piper_tts: Tts, ears: Ears, tmp_path: Path
+) -> None:
+    brain = speaking(scripted(FakeLlm(reply("Blue it is.")), tmp_path, DEAF), piper_tts, ears)
+    words = "Can you paint my mech blue?"
+
+    async def scenario() -> None:
+        async with running(brain) as server, engine(server) as client:
+            s = await client.open_session("brakka", "renn")
+            await client.send(GameEvent(name="headphones", payload={"on": True}))
+            assert (await s.turn(TURN_S)).text == "Can't hear a thing."
+            await s.stream(player_voice(piper_tts, words), end=False)
+            try:
+                msg = await s.next(3.0)
+            except TimeoutError:
+                msg = None
+            assert msg is None, msg  # no transcript, no turn
+            await client.send(GameEvent(name="headphones", payload={"on": False}))
+            assert (await s.turn(TURN_S)).text == "I'm listening."
+            await s.stream(player_voice(piper_tts, words), end=False)
+            turn = await s.turn(TURN_S)
+            assert "blue" in turn.transcript.lower() and turn.text == "Blue it is."
+
+    run(scenario, limit=3 * TURN_S)
