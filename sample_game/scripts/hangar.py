@@ -64,7 +64,7 @@ def reactor_secret(npc: Npc, trigger: Trigger) -> None:
     npc.relationship("trust", 1)
 
 
-@goal("idle-banter", npc="brakka", when=Idle(after_s=45), cooldown_s=300)
+@goal("idle-banter", npc="brakka", when=Idle(after_s=30), cooldown_s=300)
 def banter(npc: Npc, trigger: Trigger) -> None:
     """A quiet moment on the floor: Brakka needles Ilse about the missing wrench."""
     if "quartermaster" in npc.present:

@@ -1,0 +1,151 @@
+"""Scripted play of the hangar's behaviour scripts (sample_game/scripts/hangar.py).
+
+Real models throughout, as in tests/test_play.py: the world's events reach the brain as
+`game-event` messages from the game's tick, the NPCs' scripted lines are spoken by piper
+with face frames, the player's spoken line is heard by Silero VAD and Whisper. The checks
+are on who speaks, why (turn-start's cause) and what the scripts promise (fixed lines,
+once, cooldowns, memory), not on the model's wording.
+"""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from npc.ears import Ears
+from npc.llm.llama import LlamaCppLlm
+from npc.memory import Memory
+from npc.script.api import collecting
+from npc.script.loader import Scripts
+from npc.tts.base import Tts
+from plugin_stubs.client import Session
+from plugin_stubs.playback import Turn
+from sample_game import HERE
+from tests import test_hearing
+from tests.helpers import engine, run, running
+from tests.test_play import TURN_S, Hangar
+
+ears = test_hearing.ears
+SECRET = ("Keep your voice down, kid. The Old Lantern's shielding cracked last month. "
+          "I patch it every night, and the Dock Authority doesn't know.")
+QUIET_S = 3.0  # no turn in this long: the script did not speak
+
+
+def hangar_script() -> dict[str, Any]:
+    """The names sample_game/scripts/hangar.py defines (its decorators need a collector)."""
+    with collecting():
+        return runpy.run_path(str(HERE / "scripts" / "hangar.py"))
+
+
+def scripted(hangar: Hangar, folder: Path = HERE / "scripts") -> Hangar:
+    hangar.brain.scripts = Scripts.load(folder)
+    return hangar
+
+
+@pytest.fixture
+def hangar(embedded_llm: LlamaCppLlm, ears: Ears, piper_tts: Tts, tmp_path: Path) -> Hangar:
+    return scripted(Hangar(embedded_llm, ears, piper_tts, tmp_path))
+
+
+def spoken(turn: Turn, npc: str, cause: str) -> None:
+    """A whole turn of `npc`'s, with its voice and face, started for `cause`."""
+    assert turn.end is not None and turn.end.reason == "done", turn.messages
+    assert (turn.npc, turn.start and turn.start.cause) == (npc, cause), turn.messages
+    assert turn.text and turn.audio and len(turn.face_times), turn.messages
+
+
+async def nothing_more(s: Session) -> None:
+    with pytest.raises(TimeoutError):
+        await s.turn(timeout=QUIET_S)
+
+
+def test_brakka_greets_a_pilot_walking_into_the_bay_once_per_cooldown(hangar: Hangar) -> None:
+    greetings = hangar_script()["GREETINGS"]
+
+    async def scenario() -> None:
+        async with running(hangar.brain) as server, engine(server, heartbeat=True) as client:
+            hangar.game.engine = client
+            s = await hangar.open(client, "brakka", "renn")
+            hangar.world.enter("renn", "mech bay")
+            await hangar.game.publish()
+            turn = await s.turn(timeout=TURN_S)
+            spoken(turn, "brakka", "script")
+            assert turn.text in greetings
+            hangar.world.enter("renn", "workshop")  # not the bay: no greeting
+            hangar.world.enter("renn", "mech bay")  # back within the cooldown: none either
+            await hangar.game.publish()
+            await nothing_more(s)
+
+    run(scenario, limit=2 * TURN_S)
+
+
+def test_ilse_reacts_when_a_mech_is_damaged(hangar: Hangar) -> None:
+    async def scenario() -> None:
+        async with running(hangar.brain) as server, engine(server, heartbeat=True) as client:
+            hangar.game.engine = client
+            ilse = await hangar.open(client, "quartermaster", "mara")
+            brakka = await hangar.open(client, "brakka", "mara")
+            hangar.world.damage("mara", "arms", 40)
+            await hangar.game.publish()
+            turn = await ilse.turn(timeout=TURN_S)
+            spoken(turn, "quartermaster", "script")  # a generated line, in her voice
+            await nothing_more(brakka)  # Brakka has no script for damage
+
+    run(scenario, limit=3 * TURN_S)
+
+
+def test_asking_brakka_about_the_reactor_tells_the_secret_once(hangar: Hangar) -> None:
+    async def scenario() -> None:
+        async with running(hangar.brain) as server, engine(server, heartbeat=True) as client:
+            s = await hangar.open(client, "brakka", "dax")
+            turn = await hangar.speak(s, "What's wrong with the reactor?")
+            assert "reactor" in turn.transcript.lower(), turn.transcript
+            spoken(turn, "brakka", "player")
+            assert turn.text == SECRET
+            assert [e.emotion for e in turn.emotions] == ["fear"]
+            await s.say("Tell me about the reactor.")  # the goal fired once: a plain answer
+            again = await s.turn(timeout=TURN_S)
+            spoken(again, "brakka", "player")
+            assert again.text != SECRET
+
+    run(scenario, limit=3 * TURN_S)
+    memory = Memory(hangar.brain.memory.path)
+    try:
+        notes = [t.text for t in memory.recent("brakka", "dax", 20)]
+        assert any("shielding is cracked" in n for n in notes), notes
+        assert memory.relationship("brakka", "dax").get("trust") == 1
+    finally:
+        memory.close()
+
+
+def test_brakka_and_ilse_banter_when_the_bay_is_quiet(hangar: Hangar, tmp_path: Path) -> None:
+    # The hangar's own script, its 30 s of quiet shortened so the test need not wait.
+    folder = tmp_path / "scripts"
+    folder.mkdir()
+    script = (HERE / "scripts" / "hangar.py").read_text(encoding="utf-8")
+    assert "Idle(after_s=30)" in script
+    (folder / "hangar.py").write_text(script.replace("Idle(after_s=30)", "Idle(after_s=1)"))
+    scripted(hangar, folder)
+
+    async def scenario() -> list[Turn]:
+        async with running(hangar.brain) as server, engine(server, heartbeat=True) as client:
+            s = await hangar.open(client, "brakka", "renn", npcs=["quartermaster"])
+            turns = []
+            while True:
+                try:
+                    turns.append(await s.turn(timeout=TURN_S if not turns else 45.0))
+                except TimeoutError:
+                    return turns
+                if len(turns) > 4:  # the script asks for 4 lines
+                    return turns
+
+    turns = run(scenario, limit=8 * TURN_S)
+    assert 2 <= len(turns) <= 4, [(t.npc, t.text) for t in turns]
+    assert [t.npc for t in turns] == ["brakka", "quartermaster", "brakka", "quartermaster"][
+        : len(turns)
+    ]
+    for t in turns:
+        spoken(t, t.npc, "banter")
