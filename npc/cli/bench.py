@@ -60,6 +60,7 @@ def add_parser(sub: Any) -> None:
     _add_face(targets)
     _add_tts(targets)
     _add_cpp(targets)
+    _add_e2e(targets)
 
 
 def _add_brain(targets: Any) -> None:
@@ -148,6 +149,33 @@ def _add_cpp(targets: Any) -> None:
     )
     add_arguments(c)
     c.set_defaults(run=_cpp)
+
+
+def _add_e2e(targets: Any) -> None:
+    from npc.bench.e2e_run import add_arguments
+
+    e = targets.add_parser(
+        "e2e",
+        help="the whole loop: player's last speech sample to the NPC's first audio, by stage",
+        description=(
+            "Starts a real server with the brain of a config (the sample game's hangar by "
+            "default, state in a temporary folder) and an engine client that opens N "
+            "conversations at once with the sample game's NPCs. Each plays the same player "
+            "lines: typed, and spoken in real time into an open microphone (made once with "
+            "piper and cached), plain, with an action, with a lore question. Prints p50/p90 "
+            "of each stage of the brain's latency trace (ms after the player's input ended) "
+            "and of the total at the engine: the last speech chunk sent (or the typed line) "
+            "to the first NPC audio chunk received. docs/latency.md explains the stages."
+        ),
+    )
+    add_arguments(e)
+    e.set_defaults(run=_e2e)
+
+
+def _e2e(args: argparse.Namespace) -> int:
+    from npc.bench.e2e_run import run_from_args
+
+    return run_from_args(args)
 
 
 def _cpp(args: argparse.Namespace) -> int:

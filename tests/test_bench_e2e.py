@@ -1,0 +1,70 @@
+"""`npc-bridge bench e2e`: its arguments, and its quick form on a scripted model.
+
+The quick run is the real bench on fast parts: a real server, the sample game's thinking
+brain on FakeLlm with the real piper voice and the real ears (Silero VAD, Whisper), the
+spoken lines made with piper and streamed in real time. No timing is asserted: only that
+every turn is measured from end to end and the table is built from it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from npc.bench.e2e import QUICK_LINES, Voices, bench
+from npc.bench.e2e_run import ENGINE_TOTAL, print_tables, summarise
+from npc.cli import main
+from npc.ears import Ears
+from npc.speaking import SpeechOptions
+from npc.speaking import Voices as NpcVoices
+from npc.tts.base import Tts
+from sample_game import CONFIG
+from tests import test_hearing
+from tests.helpers import run
+from tests.mind_helpers import FakeLlm, mind, reply
+
+ears = test_hearing.ears
+
+
+@pytest.mark.parametrize(
+    ("argv", "complaint"),
+    [
+        (["--sessions", "0"], "each count must be 1 to 64"),
+        (["--sessions", "1,x"], "whole numbers"),
+        (["--lines", "0"], "give 1 to 12 lines"),
+        (["--lines", "13"], "give 1 to 12 lines"),
+    ],
+)
+def test_bad_arguments_are_refused_with_a_reason(
+    argv: list[str], complaint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["bench", "e2e", *argv])
+    assert exit_.value.code == 2
+    assert complaint in capsys.readouterr().err
+
+
+def test_the_quick_bench_measures_every_turn_end_to_end(
+    piper_tts: Tts, ears: Ears, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    brain = mind(FakeLlm(reply("Sure thing, pilot.")), tmp_path / "state")
+    brain.voices = NpcVoices(piper_tts, SpeechOptions())
+    brain.ears = ears
+    voices = Voices(lambda: piper_tts, tmp_path / "lines")
+
+    measured = run(lambda: bench(brain, QUICK_LINES, [2], voices, turn_s=30.0), limit=240)
+
+    assert len(measured) == 2 * len(QUICK_LINES)
+    assert not [m.failed for m in measured if m.failed]
+    for m in measured:
+        assert "first_audio" in m.marks and "first_audio" in m.engine, m
+        if m.line.kind == "spoken":
+            assert m.heard and "end_of_turn" in m.marks and "transcript" in m.marks, m
+    assert len(list((tmp_path / "lines").glob("*.wav"))) == 3  # made once, then cached
+    figures = summarise(measured)
+    groups = figures["runs"]["2"]["groups"]
+    assert set(groups) == {m.line.group for m in measured}
+    assert all(ENGINE_TOTAL in g["stages"] for g in groups.values())
+    print_tables(figures, CONFIG)
+    assert "2 session(s) at once: 12 turns, 0 failed" in capsys.readouterr().out
