@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import time
 
+from npc.llm.base import Usage
+
 log = logging.getLogger("npc_bridge.latency")
 
 # The marks, in the order a turn reaches them (docs/latency.md says what each one is).
@@ -39,6 +41,12 @@ class Trace(dict[str, float]):
         super().__init__()
         self.origin = time.perf_counter() if origin is None else origin
         self.kind = kind  # "spoken", "typed", or "" (a turn the NPC starts)
+        self._usage: Usage | None = None
+
+    def usage(self) -> Usage:
+        """A Usage for the turn's generation: its token counts join the log line."""
+        self._usage = Usage()
+        return self._usage
 
     def mark(self, stage: str, at: float | None = None) -> None:
         if stage not in self:
@@ -50,6 +58,10 @@ class Trace(dict[str, float]):
         known = [s for s in STAGES if s in self]
         rest = sorted(k for k in self if k not in STAGES)
         cells = " ".join(f"{k}={self[k]:.0f}" for k in [*known, *rest])
+        u = self._usage
+        if u is not None and u.prompt_tokens:
+            cells += (f" | tokens: prompt={u.prompt_tokens} cached={u.cached_tokens} "
+                      f"generated={u.completion_tokens}")
         return f"{session} turn {turn} ({self.kind or 'npc'}): {cells}"
 
 

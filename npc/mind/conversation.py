@@ -204,6 +204,7 @@ class MindConversation(TalkingConversation):
         )
         asked = f"{text}\n\n({plan.instruction})" if plan and plan.instruction else text
         request = b.request(npc, actions, context, asked, attrs, schema)
+        request = dataclasses.replace(request, usage=self.trace.usage())  # tokens, for the log
         self.holding = self.scripts is not None and self.scripts.holds(npc.id)
         try:
             if plan is not None and plan.lines:  # the scripts answer: nothing is generated
