@@ -7,6 +7,11 @@ emotion). The game is sample_game/world.py on its 20 Hz tick: the NPCs' engine a
 paint the pilot's mech, hand out supplies and repair parts, or are refused when the pilot
 cannot pay. The player's spoken lines are made with the same TTS and streamed in real time
 into an open microphone, as a headset would.
+
+Act two (with the thinking brain) is the hangar floor: one group session with Brakka and
+Quartermaster Ilse, where the NPCs' scripts (sample_game/scripts/hangar.py) act on their
+own: the pilot walks in and is greeted, asks about the reactor aloud and hears Brakka's
+secret, a mech takes a hit and Ilse reacts, then the bay goes quiet and the two banter.
 """
 
 from __future__ import annotations
@@ -15,21 +20,25 @@ import asyncio
 import json
 import shutil
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bridge.config import ServerConfig, load
-from bridge.messages import DialogueFinal, Message, Transcript
+from bridge.messages import DialogueFinal, Message, Transcript, TurnStart
+from npc.designer.persona import load_npcs
 from npc.factory import build_brain
 from plugin_stubs.client import EngineClient, Session
 from plugin_stubs.playback import Turn
 from plugin_stubs.record import save_turn
-from sample_game import CONFIG, HERE
+from sample_game import CONFIG, HERE, NPCS_DIR
 from sample_game.scene import MIC_TAIL_S, Arrivals, Game, player_voice
 from sample_game.world import World, tools
 
 TURN_S = 240.0  # a whole turn, spoken: generous, as a busy 2-core machine can be slow
+QUIET_S = 90.0  # act two: the idle goal's 30 s of quiet, then the first banter line
+BANTER_GAP_S = 60.0  # no next banter line in this long: the exchange is over
 PLAYER = "pilot-1"
 CREDITS = 500  # enough for a red paint job and a repair, not for a second paint job
 # (npc, "voice" or "text", the player's line)
@@ -40,6 +49,13 @@ SCRIPT = [
     ("quartermaster", "voice", "Give me a wrench, please."),
     ("brakka", "text", "Can you fix my mech's legs?"),
     ("brakka", "voice", "Now paint my mech blue."),
+]
+# Act two, on the hangar floor: (what happens, the player's line or the place or part)
+FLOOR = [
+    ("enter", "mech bay"),  # Brakka's greeting goal
+    ("voice", "What's wrong with the reactor?"),  # Brakka's secret: a goal on the intent
+    ("damage", "arms"),  # Ilse's reaction goal
+    ("quiet", ""),  # Brakka's idle goal: he and Ilse banter
 ]
 # Stages, in ms from the end of the player's input (the last speech sample sent, or the
 # typed line): end of turn and the final transcript from the brain's turn-end latency_ms,
@@ -52,13 +68,20 @@ class SceneTurn:
     """One turn of the scene as it went."""
 
     npc: str  # the NPC's display name
-    kind: str  # "voice" or "text"
-    said: str  # what the player typed, or what the brain heard
+    kind: str  # "voice", "text", "event" (a world event) or "quiet" (nobody speaks)
+    said: str  # what the player typed, what the brain heard, or what happened
     line: str  # what the NPC said
     actions: list[str] = field(default_factory=list)
     changes: list[str] = field(default_factory=list)
     latency_ms: dict[str, float] = field(default_factory=dict)  # STAGES that happened
     reply: str = ""  # the saved reply's folder, relative to the output folder
+    act: int = 1  # 2: on the hangar floor, the NPCs' scripts at work
+
+
+def floor_complete(turns: list[SceneTurn]) -> bool:
+    """Act two happened as written: greeted, the secret told, the reaction, a banter."""
+    kinds = [t.kind for t in turns if t.act == 2]
+    return kinds[:3] == ["event", "voice", "event"] and kinds[3:].count("quiet") >= 2
 
 
 async def play(out: Path, config: Path = CONFIG) -> tuple[list[SceneTurn], dict[str, Any]]:
@@ -97,26 +120,89 @@ async def play(out: Path, config: Path = CONFIG) -> tuple[list[SceneTurn], dict[
             await asyncio.sleep(2.5)  # the last repair and the paint finish on the tick
             if turns:
                 turns[-1].changes += game.news()
+            if len(turns) == len(SCRIPT) and getattr(brain, "scripts", None) is not None:
+                for session in sessions.values():  # the pilot leaves the counter and the bench
+                    await session.close()
+                game.engine = engine
+                turns += await _floor(engine, game, tts, out)
     finally:
         ticking.cancel()
         await server.stop()
     return turns, game.world.snapshot()
 
 
+async def _floor(engine: EngineClient, game: Game, tts: Any, out: Path) -> list[SceneTurn]:
+    """Act two: the NPCs' scripts at work in a group session with Brakka and Ilse."""
+    names = {n.id: n.name for n in load_npcs(NPCS_DIR)}
+    print("\nAct two, the hangar floor: Brakka and Quartermaster Ilse in one conversation, "
+          "their scripts acting on their own", flush=True)
+    s = await engine.open_session(
+        "brakka", PLAYER, npcs=["quartermaster"], on_action=game.on_action(PLAYER),
+        actions=tools("brakka") + [t for t in tools("quartermaster")
+                                   if t not in tools("brakka")],
+        timeout=TURN_S,
+    )
+    turns: list[SceneTurn] = []
+    for kind, what in FLOOR:
+        try:
+            if kind == "enter":
+                print(f"\n{PLAYER} walks into the {what}", flush=True)
+                game.world.enter(PLAYER, what)
+                turns.append(await _turn(s, "event", f"walks into the {what}", tts, game, out,
+                                         names, game.publish))
+            elif kind == "damage":
+                print(f"\na loading arm swings into {PLAYER}'s mech", flush=True)
+                game.world.damage(PLAYER, what, 35)
+                turns.append(await _turn(s, "event", f"the mech's {what} are hit", tts, game,
+                                         out, names, game.publish))
+            elif kind == "voice":
+                turns.append(await _turn(s, kind, what, tts, game, out, names))
+            else:
+                print("\nthe bay goes quiet ...", flush=True)
+                wait = QUIET_S
+                while True:  # the banter, line by line, until nobody speaks for a while
+                    turns.append(await _turn(s, "quiet", "(nobody speaks)", tts, game, out,
+                                             names, timeout=wait))
+                    wait = BANTER_GAP_S
+        except TimeoutError:
+            if kind != "quiet" or turns[-1].kind != "quiet":
+                print("  (nothing within the time: act two stops here)")
+                break
+    for t in turns:
+        t.act = 2
+    return turns
+
+
 async def _turn(
-    session: Session, kind: str, line: str, tts: Any, game: Game, out: Path
+    session: Session,
+    kind: str,
+    line: str,
+    tts: Any,
+    game: Game,
+    out: Path,
+    names: dict[str, str] | None = None,
+    happen: Callable[[], Awaitable[Any]] | None = None,
+    timeout: float = TURN_S,
 ) -> SceneTurn:
     assert session.opened is not None
     who, seen = session.opened.npc_name, len(game.world.changes)
 
     def show(msg: Message) -> None:
+        nonlocal who
         arrivals.see(msg)
+        if isinstance(msg, TurnStart) and names:
+            who = names.get(msg.npc, msg.npc)
         if isinstance(msg, Transcript) and msg.final:
             print(f"  heard: {msg.text!r}", flush=True)
         elif isinstance(msg, DialogueFinal):
             print(f"  {who}: {msg.text}", flush=True)
 
-    if kind == "text":
+    if kind in ("event", "quiet"):
+        arrivals = Arrivals()
+        if happen is not None:
+            await happen()
+        turn = await session.turn(timeout, on_message=show)
+    elif kind == "text":
         print(f"\nplayer -> {who}: {line}", flush=True)
         arrivals = Arrivals()
         await session.say(line)

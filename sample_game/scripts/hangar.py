@@ -65,7 +65,9 @@ def reactor_secret(npc: Npc, trigger: Trigger) -> None:
 
 
 @goal("idle-banter", npc="brakka", when=Idle(after_s=30), cooldown_s=300)
-def banter(npc: Npc, trigger: Trigger) -> None:
+def banter(npc: Npc, trigger: Trigger) -> bool:
     """A quiet moment on the floor: Brakka needles Ilse about the missing wrench."""
-    if "quartermaster" in npc.present:
-        npc.banter("quartermaster", about="who borrowed the last torque wrench", lines=4)
+    if "quartermaster" not in npc.present:
+        return False  # not fired: Ilse is elsewhere, the cooldown is not spent
+    npc.banter("quartermaster", about="who borrowed the last torque wrench", lines=4)
+    return True
