@@ -17,7 +17,7 @@ SPEECH_KEYS = {"tts", "tts_options", "fps", "face", "head"}
 MIND_KEYS = {
     "kind", "npcs_dir", "lore_dir", "actions_dir", "state_dir", "llm", "lore_k", "history_turns",
     "action_timeout_s", "reload_s", "max_tokens", "temperature", "seed", "steer_log",
-    "scripts_dir",
+    "scripts_dir", "speculate",
 }
 SCRIPT_KEYS = {"timeout_s", "wait_s", "intent_threshold"}
 
@@ -125,6 +125,7 @@ def _mind(
         temperature=float(table.get("temperature", 0.6)),
         seed=table.get("seed"),
         cache_dir=state / "cache",
+        speculate=bool(table.get("speculate", False)),
     )
     llm_table = dict(table.get("llm", {}))
     steer_log = table.get("steer_log", "steerlm.jsonl")

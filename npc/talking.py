@@ -90,6 +90,9 @@ class TalkingConversation(Conversation):
     def on_audio(self, msg: AudioChunk) -> None:
         """A chunk of the player's audio (the hearing stage gets it too, after this)."""
 
+    def on_partial(self, text: str, player: str) -> None:
+        """A partial transcript of `player`, still talking (work may start on it early)."""
+
     def on_other(self, msg: SessionMessage | GameEvent) -> None:
         """Any other engine message (steer, game events...)."""
 
@@ -307,6 +310,7 @@ class TalkingConversation(Conversation):
         if speaking and self.interruptible and long_enough and not is_backchannel(text):
             self.joined(player)
             self.interrupt("barge-in")
+        self.on_partial(text, player)
 
     def _barge_in_ms(self) -> int:
         return self.hearing.config.barge_in_ms if self.hearing is not None else 0

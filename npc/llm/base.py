@@ -117,8 +117,9 @@ class Llm(abc.ABC):
         Raises BackendError (retryable for timeouts and outages) when generation fails.
         """
 
-    def warm(self, request: LlmRequest) -> None:
-        """Evaluate a prompt's prefix ahead of time so the next request sharing it is fast."""
+    def warm(self, request: LlmRequest, cancel: threading.Event | None = None) -> None:
+        """Evaluate a prompt's prefix ahead of time so the next request sharing it is fast;
+        stop soon after `cancel` is set (what was evaluated by then is kept)."""
 
     def close(self) -> None:
         """Free the model or connection."""

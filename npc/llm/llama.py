@@ -25,6 +25,7 @@ CHATML = (
     "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
 _GRAMMARS_KEPT = 32
+WARM_STEP = 32  # tokens evaluated between checks of a warm's cancel flag
 
 
 def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
@@ -228,15 +229,21 @@ class LlamaCppLlm(Llm):
                 if usage is not None:
                     usage.completion_tokens = sampled
 
-    def warm(self, request: LlmRequest) -> None:
+    def warm(self, request: LlmRequest, cancel: threading.Event | None = None) -> None:
         """Evaluate the request's prompt now, so a later request that extends it starts
-        from its KV state (here or, after another prompt took the context, from a copy)."""
+        from its KV state (here or, after another prompt took the context, from a copy).
+        With `cancel`, in steps of WARM_STEP tokens, stopping at the first step after it
+        is set (a speculative warm the player made stale)."""
         tokens, _ = self.tokens(request)
         with self._lock:
             self._take_context(tokens)
             keep = common_prefix(self._live(), tokens)
             self._llama.n_tokens = keep
-            self._llama.eval(tokens[keep:])
+            step = len(tokens) if cancel is None else WARM_STEP
+            for at in range(keep, len(tokens), max(1, step)):
+                if cancel is not None and cancel.is_set():
+                    return
+                self._llama.eval(tokens[at : at + step])
 
     def close(self) -> None:
         with self._lock:

@@ -60,6 +60,7 @@ class MindOptions:
     temperature: float = 0.6
     seed: int | None = None
     cache_dir: Path | None = None  # the lore index cache
+    speculate: bool = False  # evaluate the prompt on partial transcripts (npc/mind/speculate.py)
 
 
 def progress(text: str) -> None:

@@ -43,6 +43,7 @@ from npc.mind.reply import (
     parse_reply,
     reply_schema,
 )
+from npc.mind.speculate import Prefill
 from npc.script.handle import Line
 from npc.talking import Reply as TurnFactory
 from npc.talking import TalkingConversation
@@ -75,6 +76,7 @@ class MindConversation(TalkingConversation):
         self.npc_id = npc.id
         self.npcs: dict[str, NpcFile] = {n.id: n for n in (npc, *others)}
         self.group = Group(list(self.npcs), self.players, self.file)
+        self.prefill = Prefill(self) if brain.options.speculate else None
         self.scene: asyncio.Task[None] | None = None  # the banter running, if any
         self.last_raw = ""  # the model's whole output for the last generated line
         self.overrides = dict(info.steer)  # the session's changes to the NPC's defaults
@@ -166,7 +168,13 @@ class MindConversation(TalkingConversation):
         if self.scripts is not None:
             await self.scripts.close()
         self.brain.conversations.discard(self)
+        if self.prefill is not None:
+            self.prefill.stop()
         await super().close()
+
+    def on_partial(self, text: str, player: str) -> None:
+        if self.prefill is not None:
+            self.prefill.partial(text, player)
 
     def on_text(self, text: str, player: str = "", npc: str = "") -> TurnFactory:
         return lambda: self.answer(text, player, npc)
@@ -183,6 +191,8 @@ class MindConversation(TalkingConversation):
         b, attrs = self.brain, self.attributes(npc)
         began = time.perf_counter()
         self.brain.quiet()
+        if self.prefill is not None:  # what it evaluated stays; the turn takes the model
+            self.prefill.stop()
         self.said = []
         plan = await self.scripts.before(npc.id, text) if self.scripts is not None else None
         text = plan.turn.text if plan is not None else text

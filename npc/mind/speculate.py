@@ -1,0 +1,68 @@
+"""Speculative prefill: while the player is still talking, the model reads the turn's prompt.
+
+Most of a turn's first-token wait is the model evaluating the prompt's new part: the lore
+found for the line, the history since last time, the line itself (docs/latency.md). Each
+partial transcript (the player still speaking) is enough to find the lore and build that
+prompt, so the model evaluates it then; when the final transcript comes, the real prompt
+shares all of it up to where the words differ, and only the rest is evaluated on the hot
+path. A newer partial cancels the warm in flight (between 32-token steps) and starts over
+from what is already evaluated. Nothing is said or sent: a wrong guess costs CPU only.
+
+Never while the NPC is speaking (its own generation has the model, and the partials then
+decide barge-in), never in a group session, and only when `[brain] speculate = true`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from typing import TYPE_CHECKING
+
+from npc.llm.base import LlmRequest
+from npc.mind import acting
+
+if TYPE_CHECKING:
+    from npc.mind.conversation import MindConversation
+
+log = logging.getLogger("npc_bridge.mind")
+
+
+class Prefill:
+    """One session's speculative prefill: `partial` on each partial transcript."""
+
+    def __init__(self, conv: MindConversation) -> None:
+        self.conv = conv
+        self.task: asyncio.Task[None] | None = None
+        self.cancel = threading.Event()
+        self.warmed = 0  # partials whose prompt was evaluated (for tests and the log)
+
+    def partial(self, text: str, player: str) -> None:
+        conv = self.conv
+        if not text.strip() or conv.npc_speaking() or conv.group.grouped:
+            return
+        self.stop()
+        self.cancel = threading.Event()
+        self.task = asyncio.ensure_future(self._warm(text, player, self.cancel))
+
+    def stop(self) -> None:
+        """The turn starts (or the session closes): a warm still running gives way."""
+        self.cancel.set()
+
+    async def _warm(self, text: str, player: str, cancel: threading.Event) -> None:
+        conv = self.conv
+        b, npc = conv.brain, conv.npc
+        b.quiet()  # the player is talking: background work would only be in the way
+        actions = acting.available(npc, b.designs.actions, conv.info.actions)
+        try:
+            context = await asyncio.to_thread(conv._recall, npc, text, player)
+            if cancel.is_set():
+                return
+            request = b.request(npc, actions, context, text, conv.attributes(npc), {})
+            await asyncio.to_thread(b.llm.warm, LlmRequest(request.messages, request.prompt),
+                                    cancel)
+        except Exception as e:  # an optimisation: the turn itself reports real failures
+            log.warning("%s: speculative prefill failed: %s", npc.id, e)
+            return
+        if not cancel.is_set():
+            self.warmed += 1

@@ -1,0 +1,123 @@
+"""Speculative prefill (`[brain] speculate = true`): the prompt is evaluated on partials.
+
+The warm itself on the embedded model (what it leaves for the final line, and its cancel);
+then through the bridge on a scripted model with the real ears and piper voice: a spoken
+turn warms on its partials before it generates, and barge-in still works with it on.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from llm_cases import BRAKKA
+
+from bridge.messages import Interrupted, TurnEnd
+from npc.ears import Ears
+from npc.llm.base import ChatMessage, Decoding, LlmRequest, Usage
+from npc.llm.llama import LlamaCppLlm
+from npc.mind.brain import MindBrain
+from npc.speaking import SpeechOptions, Voices
+from npc.tts.base import Tts
+from tests import test_hearing
+from tests.helpers import engine, run, running
+from tests.mind_helpers import FakeLlm, mind, reply
+from tests.test_hearing import finals, load, until
+
+ears = test_hearing.ears
+
+
+def line(text: str, usage: Usage | None = None) -> LlmRequest:
+    user = ChatMessage("user", f"What you know: the north hangar runs on a fusion reactor.\n\n"
+                               f"Player says: {text}")
+    return LlmRequest((BRAKKA, user), decoding=Decoding(max_tokens=2, seed=7), usage=usage)
+
+
+def test_a_warm_on_a_partial_leaves_only_the_rest_of_the_line(
+    embedded_llm: LlamaCppLlm,
+) -> None:
+    embedded_llm.warm(line("Tell me about the"), threading.Event())
+    final = line("Tell me about the reactor in the north hangar.", Usage())
+    list(embedded_llm.stream_with_retries(final, threading.Event()))
+    assert final.usage is not None
+    left = final.usage.prompt_tokens - final.usage.cached_tokens
+    assert 0 < left <= 16, final.usage  # the line's last words and the template's end
+
+
+def test_a_cancelled_warm_evaluates_nothing_more(embedded_llm: LlamaCppLlm) -> None:
+    cancel = threading.Event()
+    cancel.set()
+    before = embedded_llm.evaluated
+    embedded_llm.warm(line("Something nobody has asked before, about paint."), cancel)
+    assert embedded_llm.evaluated == before
+
+
+class FakeWarmLlm(FakeLlm):
+    """FakeLlm that also records each speculative warm (the user line it was for)."""
+
+    def __init__(self, *outputs: str) -> None:
+        super().__init__(*outputs)
+        self.warmed: list[str] = []
+        self.generated_after: list[int] = []  # warms seen when each generation began
+
+    def warm(self, request: LlmRequest, cancel: threading.Event | None = None) -> None:
+        if cancel is not None:  # the start-up warm of each NPC's head passes none
+            self.warmed.append(request.messages[-1].content)
+
+    def stream(self, request: LlmRequest, cancel: threading.Event):  # type: ignore[no-untyped-def]
+        self.generated_after.append(len(self.warmed))
+        yield from super().stream(request, cancel)
+
+
+def speculating(llm: FakeLlm, tts: Tts, ears: Ears, state: Path) -> MindBrain:
+    brain = mind(llm, state, speculate=True)
+    brain.voices = Voices(tts, SpeechOptions())
+    brain.ears = ears
+    return brain
+
+
+def test_a_spoken_turn_warms_on_its_partials_before_generating(
+    piper_tts: Tts, ears: Ears, tmp_path: Path
+) -> None:
+    llm = FakeWarmLlm(reply("Two cells and a pump, coming up."))
+
+    async def scenario() -> None:
+        async with running(speculating(llm, piper_tts, ears, tmp_path)) as server, engine(
+            server
+        ) as client:
+            s = await client.open_session("quartermaster")
+            await s.stream(load("power_cells"), realtime=True, end=False)
+            turn = await s.turn(30.0)
+            assert turn.end is not None and turn.end.reason == "done", turn.messages
+
+    run(scenario)
+    assert llm.warmed, "no speculative warm on the partials"
+    # Each warm was for the line as heard so far ("I need two spare...").
+    assert all({"need", "two", "spare"} & set(w.lower().split()) for w in llm.warmed), llm.warmed
+    assert llm.generated_after[0] >= 1  # the first warm came before the turn generated
+
+
+def test_barge_in_still_stops_the_npc_with_speculation_on(
+    piper_tts: Tts, ears: Ears, tmp_path: Path
+) -> None:
+    long_line = reply("Listen close, pilot, because I will only say this once: the north "
+                      "hangar runs on a fusion reactor, and nobody touches it but me.")
+    llm = FakeWarmLlm(long_line, reply("Fine, fine."))
+
+    async def scenario() -> None:
+        async with running(speculating(llm, piper_tts, ears, tmp_path)) as server, engine(
+            server
+        ) as client:
+            s = await client.open_session("brakka")
+            await s.say("Tell me about the reactor.")
+            first = await until(s, TurnEnd)  # seconds of NPC voice, playing now
+            assert first[-1].reason == "done"  # type: ignore[attr-defined]
+            await s.stream(load("stop"), end=False)  # the player talks over it
+            msgs = await until(s, Interrupted)
+            assert msgs[-1].reason == "barge-in"  # type: ignore[attr-defined]
+            rest = await until(s, TurnEnd)
+            heard = finals(msgs + rest)
+            assert heard and "stop" in heard[0].text.lower()
+            assert rest[-1].reason == "done"  # type: ignore[attr-defined]
+
+    run(scenario)
