@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from npc.bench.e2e import QUICK_LINES, Voices, bench
-from npc.bench.e2e_run import ENGINE_TOTAL, print_tables, summarise
+from npc.bench.e2e_run import ENGINE_TOTAL, brain_setting, print_tables, summarise
 from npc.cli import main
 from npc.ears import Ears
 from npc.speaking import SpeechOptions
@@ -34,6 +34,8 @@ ears = test_hearing.ears
         (["--sessions", "1,x"], "whole numbers"),
         (["--lines", "0"], "give 1 to 12 lines"),
         (["--lines", "13"], "give 1 to 12 lines"),
+        (["--brain", "lore_k"], "give KEY=VALUE"),
+        (["--brain", "speculate=yes please"], "give KEY=VALUE"),
     ],
 )
 def test_bad_arguments_are_refused_with_a_reason(
@@ -43,6 +45,11 @@ def test_bad_arguments_are_refused_with_a_reason(
         main(["bench", "e2e", *argv])
     assert exit_.value.code == 2
     assert complaint in capsys.readouterr().err
+
+
+def test_a_brain_setting_is_read_as_toml() -> None:
+    assert brain_setting("speculate=true") == ("speculate", True)
+    assert brain_setting(" lore_k = 1") == ("lore_k", 1)
 
 
 def test_the_quick_bench_measures_every_turn_end_to_end(

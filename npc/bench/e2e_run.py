@@ -9,6 +9,7 @@ import os
 import platform
 import shutil
 import tempfile
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,19 @@ def session_counts(text: str) -> list[int]:
     if not counts or any(not 1 <= n <= 64 for n in counts):
         raise argparse.ArgumentTypeError(f"'{text}': each count must be 1 to 64")
     return counts
+
+
+def brain_setting(text: str) -> tuple[str, Any]:
+    """"lore_k=1" -> ("lore_k", 1): the value read as TOML."""
+    key, eq, value = text.partition("=")
+    try:
+        parsed = tomllib.loads(f"v = {value}")["v"] if eq and key.strip() else None
+    except tomllib.TOMLDecodeError:
+        parsed = None
+    if parsed is None:
+        raise argparse.ArgumentTypeError(f"'{text}': give KEY=VALUE, the value as TOML "
+                                         "(speculate=true, lore_k=1)")
+    return key.strip(), parsed
 
 
 def line_count(text: str) -> int:
@@ -52,6 +66,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-warmup", action="store_true",
                    help=f"measure from the first turn (by default each session first types "
                    f"'{WARMUP}' to each NPC, unmeasured: opening a session warms its prompt)")
+    p.add_argument("--brain", type=brain_setting, action="append", default=[],
+                   metavar="KEY=VALUE",
+                   help="change one [brain] setting for the run, as TOML (repeatable): "
+                   "speculate=true (prefill on partial transcripts), lore_k=1, ...")
     p.add_argument("--scripts", action="store_true",
                    help="keep the brain's behaviour scripts (off by default: an idle NPC's "
                    "banter between the bench's turns would share the model with them)")
@@ -77,6 +95,7 @@ def run_from_args(args: argparse.Namespace) -> int:
             if config == CONFIG and cache.is_dir():  # the lore index, not the memory
                 shutil.copytree(cache, Path(tmp) / "cache")
             rest["brain"] = {**rest["brain"], "state_dir": tmp, "seed": 7}
+            rest["brain"].update(dict(args.brain))
             if not args.scripts:  # an empty scripts folder: no hooks, goals or banter
                 (Path(tmp) / "no-scripts").mkdir()
                 rest["brain"]["scripts_dir"] = str(Path(tmp) / "no-scripts")
