@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from bridge import errors
-from bridge.messages import Error, Message, TurnEnd, TurnStart
+from bridge.messages import Message, TurnEnd, TurnStart
 from bridge.server import BridgeServer
 from npc.llm.base import LlmRequest
 from npc.memory import Memory
@@ -233,8 +233,7 @@ def test_a_player_typing_during_a_banter_joins_it(tmp_path: Path) -> None:
             assert first.npc == "brakka" and first.text == "Wrench?"
             second = await s.next()
             assert isinstance(second, TurnStart) and second.npc == "quartermaster"
-            while not gate.is_set():
-                await asyncio.sleep(0.01)
+            assert await asyncio.to_thread(gate.wait, 10.0)
             await s.say("Ilse, a word?", player="renn")
             got = await messages_until_quiet(s, 2.0)
             kinds = [m.TYPE for m in got]
