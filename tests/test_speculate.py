@@ -58,11 +58,13 @@ class FakeWarmLlm(FakeLlm):
     def __init__(self, *outputs: str) -> None:
         super().__init__(*outputs)
         self.warmed: list[str] = []
+        self.warms: list[LlmRequest] = []
         self.generated_after: list[int] = []  # warms seen when each generation began
 
     def warm(self, request: LlmRequest, cancel: threading.Event | None = None) -> None:
         if cancel is not None:  # the start-up warm of each NPC's head passes none
             self.warmed.append(request.messages[-1].content)
+            self.warms.append(request)
 
     def stream(self, request: LlmRequest, cancel: threading.Event):  # type: ignore[no-untyped-def]
         self.generated_after.append(len(self.warmed))
@@ -91,10 +93,39 @@ def test_a_spoken_turn_warms_on_its_partials_before_generating(
             assert turn.end is not None and turn.end.reason == "done", turn.messages
 
     run(scenario)
-    assert llm.warmed, "no speculative warm on the partials"
-    # Each warm was for the line as heard so far ("I need two spare...").
-    assert all({"need", "two", "spare"} & set(w.lower().split()) for w in llm.warmed), llm.warmed
+    # Warms on partials end with the player's line (the one after the turn, with its reply).
+    partials = [w.messages[-1].content for w in llm.warms if w.messages[-1].role == "user"]
+    assert partials, "no speculative warm on the partials"
+    # Each was for the line as heard so far ("I need two spare...").
+    assert all({"need", "two", "spare"} & set(w.lower().split()) for w in partials), partials
     assert llm.generated_after[0] >= 1  # the first warm came before the turn generated
+
+
+def test_after_a_turn_the_next_prompt_head_is_warmed(
+    piper_tts: Tts, ears: Ears, tmp_path: Path
+) -> None:
+    llm = FakeWarmLlm(reply("Stores open at the second bell."), reply("Anything else?"))
+
+    async def scenario() -> None:
+        async with running(speculating(llm, piper_tts, ears, tmp_path)) as server, engine(
+            server
+        ) as client:
+            s = await client.open_session("quartermaster")
+            for line in ("When is the stores window open?", "Thanks."):
+                await s.say(line)
+                turn = await s.turn(30.0)
+                assert turn.end is not None and turn.end.reason == "done", turn.messages
+
+    run(scenario)
+    turns = [r for r in llm.requests if "say" in (r.schema or {}).get("properties", {})]
+    assert len(turns) == 2 and llm.warms, (len(turns), llm.warms)  # not regard judgements
+    head = llm.warms[0].messages
+    # The warm came after turn 1 (it holds turn 1's exchange) and before turn 2, whose
+    # prompt starts with exactly those messages: turn 2 evaluates its last one only.
+    assert head[-2].content == "When is the stores window open?"
+    assert "Stores open at the second bell." in head[-1].content
+    assert turns[1].messages[: len(head)] == head
+    assert len(turns[1].messages) == len(head) + 1
 
 
 def test_barge_in_still_stops_the_npc_with_speculation_on(

@@ -246,6 +246,8 @@ class MindConversation(TalkingConversation):
             await self.speaker.finish()
             self.trace.mark("spoken")
         self._remember(npc, attrs, context, text, reply, outcome=outcome, player=player)
+        if self.prefill is not None:  # the next turn's prompt head, while the player listens
+            self.prefill.after_turn(npc, player)
         b.summarize_later(npc, player)
 
     async def _generate(

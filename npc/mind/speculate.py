@@ -8,6 +8,10 @@ shares all of it up to where the words differ, and only the rest is evaluated on
 path. A newer partial cancels the warm in flight (between 32-token steps) and starts over
 from what is already evaluated. Nothing is said or sent: a wrong guess costs CPU only.
 
+After each turn the next turn's prompt head (persona, examples and the history with this
+turn in it) is evaluated too, while the player listens: the next turn, typed or spoken,
+then evaluates only its last message (lore, notes, the line).
+
 Never while the NPC is speaking (its own generation has the model, and the partials then
 decide barge-in), never in a group session, and only when `[brain] speculate = true`.
 """
@@ -20,9 +24,10 @@ import threading
 from typing import TYPE_CHECKING
 
 from npc.llm.base import LlmRequest
-from npc.mind import acting
+from npc.mind import acting, prompt
 
 if TYPE_CHECKING:
+    from npc.designer.persona import NpcFile
     from npc.mind.conversation import MindConversation
 
 log = logging.getLogger("npc_bridge.mind")
@@ -48,6 +53,27 @@ class Prefill:
     def stop(self) -> None:
         """The turn starts (or the session closes): a warm still running gives way."""
         self.cancel.set()
+
+    def after_turn(self, npc: NpcFile, player: str) -> None:
+        """The turn is over: evaluate the head the next turn's prompt will start with."""
+        if self.conv.group.grouped:
+            return
+        self.stop()
+        self.cancel = threading.Event()
+        self.task = asyncio.ensure_future(self._warm_head(npc, player, self.cancel))
+
+    async def _warm_head(self, npc: NpcFile, player: str, cancel: threading.Event) -> None:
+        conv, b = self.conv, self.conv.brain
+        actions = acting.available(npc, b.designs.actions, conv.info.actions)
+        try:
+            history = await asyncio.to_thread(b.memory.since_summary, npc.id, player)
+            context = prompt.Context(history=history[-b.options.history_turns :])
+            request = b.request(npc, actions, context, "", conv.attributes(npc), {})
+            if request.prompt is not None:  # a raw prompt has no message to cut at
+                return
+            await asyncio.to_thread(b.llm.warm, LlmRequest(request.messages[:-1]), cancel)
+        except Exception as e:  # an optimisation: the turn itself reports real failures
+            log.warning("%s: warming the next prompt head failed: %s", npc.id, e)
 
     async def _warm(self, text: str, player: str, cancel: threading.Event) -> None:
         conv = self.conv
