@@ -13,7 +13,8 @@ turn in it) is evaluated too, while the player listens: the next turn, typed or 
 then evaluates only its last message (lore, notes, the line).
 
 Never while the NPC is speaking (its own generation has the model, and the partials then
-decide barge-in), never in a group session, and only when `[brain] speculate = true`.
+decide barge-in), nor while another session's turn runs (a guess must not delay a real
+turn), never in a group session, and only when `[brain] speculate = true`.
 """
 
 from __future__ import annotations
@@ -44,11 +45,18 @@ class Prefill:
 
     def partial(self, text: str, player: str) -> None:
         conv = self.conv
-        if not text.strip() or conv.npc_speaking() or conv.group.grouped:
+        if not text.strip() or conv.npc_speaking() or conv.group.grouped or self._others():
             return
         self.stop()
         self.cancel = threading.Event()
         self.task = asyncio.ensure_future(self._warm(text, player, self.cancel))
+
+    def _others(self) -> bool:
+        """Another session's turn is running: the model is its, not a guess's."""
+        return any(
+            c is not self.conv and c.task is not None and not c.task.done()
+            for c in self.conv.brain.conversations
+        )
 
     def stop(self) -> None:
         """The turn starts (or the session closes): a warm still running gives way."""
@@ -56,7 +64,7 @@ class Prefill:
 
     def after_turn(self, npc: NpcFile, player: str) -> None:
         """The turn is over: evaluate the head the next turn's prompt will start with."""
-        if self.conv.group.grouped:
+        if self.conv.group.grouped or self._others():
             return
         self.stop()
         self.cancel = threading.Event()
