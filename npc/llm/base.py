@@ -179,20 +179,27 @@ class Llm(abc.ABC):
             while not go.wait(0.05) and not cancel.is_set():
                 pass
 
+        def put(kind: str, value: str | BaseException | None) -> None:
+            if not loop.is_closed():  # an abandoned stream may end after its loop did
+                loop.call_soon_threadsafe(queue.put_nowait, (kind, value))
+
         def produce() -> None:
             try:
                 for piece in self.stream_with_retries(request, cancel):
-                    loop.call_soon_threadsafe(queue.put_nowait, ("piece", piece))
+                    put("piece", piece)
                     if go is not None:
                         hold()
                     if cancel.is_set():
                         break
             except BaseException as e:
-                loop.call_soon_threadsafe(queue.put_nowait, ("error", e))
+                put("error", e)
             else:
-                loop.call_soon_threadsafe(queue.put_nowait, ("end", None))
+                put("end", None)
 
-        worker = loop.run_in_executor(None, produce)
+        # Its own thread, not the loop's default pool: a stream waiting for the model (one
+        # session's turn behind another's) would hold a pool thread, and with a few of them
+        # every `to_thread` of every session (lore, memory, the voice) waits too.
+        threading.Thread(target=produce, name=f"{self.name}-stream", daemon=True).start()
         limit = self.first_piece_timeout_s
         try:
             while True:
@@ -217,9 +224,7 @@ class Llm(abc.ABC):
                 else:
                     return
         finally:
-            cancel.set()
-            # The worker stops at its next piece; do not wait for it on cancellation.
-            worker.add_done_callback(lambda f: f.exception())
+            cancel.set()  # the worker stops at its next piece; nothing waits for it
 
     async def complete(self, request: LlmRequest) -> str:
         """The whole output as one string."""
