@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from bridge.messages import ActionCall, DialogueDelta, Message, NpcAudio
+from bridge.messages import ActionCall, DialogueDelta, Error, Message, NpcAudio
 from bridge.seam import Brain
 from plugin_stubs.client import EngineClient, Session
 from plugin_stubs.wav import Pcm, read_wav, write_wav
@@ -70,7 +70,7 @@ class Measured:
     engine: dict[str, float] = field(default_factory=dict)  # first_text, first_audio arrivals
     heard: str = ""  # the final transcript of a spoken line
     actions: list[str] = field(default_factory=list)
-    failed: str = ""  # "timeout", or the turn's end reason when not "done"
+    failed: str = ""  # "timeout", an error the turn sent, or its end reason when not "done"
 
 
 class Voices:
@@ -122,6 +122,8 @@ async def play_line(
             seen.setdefault("first_text", now)
         elif isinstance(msg, ActionCall):
             m.actions.append(msg.name)
+        elif isinstance(msg, Error):  # e.g. the model gave no first piece in time
+            m.failed = m.failed or f"error from {msg.stage or 'the brain'}: {msg.reason[:80]}"
 
     said: list[float] = []
     mic: asyncio.Future[None] | None = None
