@@ -62,13 +62,18 @@ async def messages_until_quiet(s: Session, quiet_s: float) -> list[Message]:
             return got
 
 
-async def turns_until_quiet(s: Session, quiet_s: float) -> list[list[Message]]:
-    """Every turn's messages until nothing comes for `quiet_s` seconds."""
+async def turns_until_quiet(
+    s: Session, quiet_s: float, inside_s: float | None = None
+) -> list[list[Message]]:
+    """Every turn's messages until no turn starts for `quiet_s` seconds after the last
+    ended (or before the first); within a turn a message may take `inside_s`."""
     turns: list[list[Message]] = []
     while True:
+        between = not turns or isinstance(turns[-1][-1], TurnEnd)
         try:
-            msg = await s.next(quiet_s)
+            msg = await s.next(quiet_s if between or inside_s is None else inside_s)
         except TimeoutError:
+            assert between, f"a turn stopped halfway: {turns[-1]}"
             return turns
         if isinstance(msg, TurnStart):
             turns.append([])
