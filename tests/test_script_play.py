@@ -22,9 +22,11 @@ from bridge.messages import (
     TurnStart,
 )
 from npc.ears import Ears
+from npc.llm.llama import LlamaCppLlm
 from npc.mind.brain import MindBrain
 from npc.speaking import SpeechOptions, Voices
 from npc.tts.base import Tts
+from plugin_stubs.playback import Turn
 from sample_game.scene import player_voice
 from tests import test_hearing
 from tests.helpers import engine, run, running
@@ -54,7 +56,7 @@ def test_a_game_event_makes_the_npc_speak_with_voice_and_face(
     brain = speaking(scripted(FakeLlm(reply("Hm.")), tmp_path, GREET), piper_tts)
 
     async def scenario() -> list[Message]:
-        async with running(brain) as server, engine(server) as client:
+        async with running(brain) as server, engine(server, heartbeat=True) as client:
             s = await client.open_session("brakka", "renn")
             await client.send(GameEvent(name="player-entered", payload={"place": "bay-3"}))
             await client.send(
@@ -92,7 +94,7 @@ def test_an_intent_heard_in_speech_fires_its_goal(
     brain = speaking(scripted(llm, tmp_path, SECRET), piper_tts, ears)
 
     async def scenario() -> None:
-        async with running(brain) as server, engine(server) as client:
+        async with running(brain) as server, engine(server, heartbeat=True) as client:
             s = await client.open_session("brakka", "renn")
             await s.stream(player_voice(piper_tts, "What's wrong with the reactor?"), end=False)
             turn = await s.turn(TURN_S)
@@ -118,7 +120,7 @@ def test_a_proactive_line_waits_until_the_player_has_finished_and_been_answered(
     line = "I need new paint for my mech, and a wrench, and a new actuator for the left arm."
 
     async def scenario() -> list[Message]:
-        async with running(brain) as server, engine(server) as client:
+        async with running(brain) as server, engine(server, heartbeat=True) as client:
             s = await client.open_session("quartermaster", "renn")
             speech = asyncio.ensure_future(
                 s.stream(player_voice(piper_tts, line), realtime=True, end=False)
@@ -161,7 +163,7 @@ def test_a_script_stops_and_starts_the_npc_hearing_the_player(
     words = "Can you paint my mech blue?"
 
     async def scenario() -> None:
-        async with running(brain) as server, engine(server) as client:
+        async with running(brain) as server, engine(server, heartbeat=True) as client:
             s = await client.open_session("brakka", "renn")
             await client.send(GameEvent(name="headphones", payload={"on": True}))
             assert (await s.turn(TURN_S)).text == "Can't hear a thing."
@@ -178,3 +180,30 @@ def test_a_script_stops_and_starts_the_npc_hearing_the_player(
             assert "blue" in turn.transcript.lower() and turn.text == "Blue it is."
 
     run(scenario, limit=3 * TURN_S)
+
+
+HIT = """
+goal("hit", npc="quartermaster", when=Event("mech-damaged"), cooldown_s=20,
+     prompt="A pilot's mech just took a hit: its left arm is down to 40 percent. "
+            "React in one short line, thinking of the spare parts it will cost your stores.")
+"""
+
+
+def test_a_prompted_line_is_the_npcs_own_words_in_its_voice(
+    embedded_llm: LlamaCppLlm, piper_tts: Tts, tmp_path: Path
+) -> None:
+    brain = speaking(scripted(embedded_llm, tmp_path, HIT), piper_tts)
+
+    async def scenario() -> Turn:
+        async with running(brain) as server, engine(server, heartbeat=True) as client:
+            s = await client.open_session("quartermaster", "renn")
+            await client.send(GameEvent(name="mech-damaged", payload={"part": "arm"}))
+            return await s.turn(TURN_S)
+
+    turn = run(scenario, limit=2 * TURN_S)
+    assert turn.end is not None and turn.end.reason == "done", turn.messages
+    assert turn.text and turn.audio
+    words = turn.text.lower()
+    # not the instruction read back, as the model did when asked plainly (it may still
+    # restate the situation: "its left arm is down to 40 percent")
+    assert "react in one short line" not in words and "thinking of the" not in words, words

@@ -18,7 +18,10 @@ from typing import TYPE_CHECKING
 
 from bridge.errors import BackendError
 from bridge.messages import DialogueFinal, Error
+from npc import steer
 from npc.designer.persona import NpcFile
+from npc.llm.base import ChatMessage
+from npc.mind import prompt
 from npc.mind.reply import SAY_CHARS, reply_schema
 from npc.script.handle import Line
 from npc.script.types import Idle
@@ -30,8 +33,19 @@ if TYPE_CHECKING:
 log = logging.getLogger("npc_bridge.script")
 
 TICK_S = 0.05  # how often a waiting line looks again; idle time is measured on this too
-SPEAKER = "Narrator"  # who "says" a script's instruction in the NPC's prompt
-
+# A script's instruction goes to the model in parentheses, after two examples of such a
+# cue answered in character. Asked plainly, the 0.5B model read the instruction back
+# ("The mech's left arm is down to 40 percent. React in one short line...") or introduced
+# itself; after these it said "The spare parts cost 450 credits, or 300 for a rebuilt one"
+# (the quartermaster, with her lore) for a damaged arm.
+OWN_WORDS = "Say only your own words, not this note."  # the model read notes back less
+CUES = (
+    ("(A crate falls off a loader behind you. React in one short line.)",
+     "Watch it! Those crates don't stack themselves."),
+    ("(A pilot's mech limps in, its right leg at 60 percent. React in one short line, "
+     "thinking of the repair.)",
+     "Sixty percent? That leg is walking on luck, kid."),
+)
 
 @dataclass(frozen=True, slots=True)
 class Banter:
@@ -107,15 +121,33 @@ async def say_lines(conv: MindConversation, npc: NpcFile, lines: list[Line], beg
             conv._say(line.text)
             continue
         context = await asyncio.to_thread(conv._recall, npc, line.instruction)
-        context = dataclasses.replace(context, player_name=SPEAKER)
         attrs = conv.attributes()
         face = conv.speaker is not None and conv.speaker.face is not None
         schema = reply_schema({}, SAY_CHARS[min(attrs["verbosity"], 1)], emotion=face)
-        request = conv.brain.request(npc, {}, context, line.instruction, attrs, schema)
+        cue = f"({line.instruction.strip()} {OWN_WORDS})"
+        request = conv.brain.request(npc, {}, context, cue, attrs, schema)
+        if request.messages:  # a chat model: the cue after examples of cues
+            request = dataclasses.replace(request, messages=cue_messages(npc, context, cue, attrs))
         try:
             await conv._generate(request, {}, began)
         except BackendError as e:
             conv.out.send(Error.of(e, session=conv.info.session, stage="llm"))
+
+
+def cue_messages(
+    npc: NpcFile, context: prompt.Context, cue: str, attrs: dict[str, int]
+) -> tuple[ChatMessage, ...]:
+    """The chat for a line the NPC says on a script's cue: persona, example cues, recent
+    history, then what it knows (lore, feelings), how to speak, and the cue."""
+    messages = [ChatMessage("system", prompt.system_prompt(npc, {}))]
+    for asked, said in CUES:
+        messages += [ChatMessage("user", asked), ChatMessage("assistant", prompt.reply_json(said))]
+    for role, text in prompt.history_turns(context.history):
+        messages.append(ChatMessage("user" if role == "User" else "assistant", text))
+    known = dataclasses.replace(context, summary="", history=())
+    notes = prompt.player_turn(known, "", steer.instructions(attrs)).rpartition("\n\n")[0]
+    messages.append(ChatMessage("user", f"{notes}\n\n{cue}" if notes else cue))
+    return tuple(messages)
 
 
 async def speak(conv: MindConversation, line: Line) -> None:
