@@ -251,3 +251,27 @@ def test_a_player_typing_during_a_banter_joins_it(tmp_path: Path) -> None:
             assert not conversation(server, s).scene_running()
 
     run(scenario)
+
+
+def test_the_echo_brain_takes_group_sessions_on_the_wire() -> None:
+    async def scenario() -> None:
+        async with running() as server, engine(server) as client:
+            s = await client.open_session(
+                "brakka", player="renn", npcs=["quartermaster", "brakka"], players=["vex"])
+            assert s.opened is not None
+            assert (s.opened.npcs, s.opened.players) == (["brakka", "quartermaster"], PLAYERS)
+            turn = await talk(s, "hello from vex", player="vex")
+            assert (turn.npc, turn.player, turn.text) == ("brakka", "vex", "hello from vex")
+            assert turn.end is not None and turn.end.npc == "brakka"
+            await s.say("who am I?", player="nobody")
+            err = await next_error(client, s)
+            assert err.code == errors.UNKNOWN_PLAYER and err.session == s.id
+            assert (await talk(s, "still here")).player == "renn"
+            try:
+                await client.open_session("brakka", npcs=["ghost"])
+            except Exception as e:
+                assert getattr(e, "code", "") == errors.UNKNOWN_NPC and "ghost" in str(e)
+            else:
+                raise AssertionError("a group with an unknown NPC was opened")
+
+    run(scenario)
