@@ -14,6 +14,8 @@ from plugin_stubs.client import EngineClient, Session
 from tests.helpers import engine, run, running, talk
 from tests.mind_helpers import FakeLlm, mind, reply
 from tests.script_helpers import scripted, write_script
+from tests.test_group import FakeSceneLlm
+from tests.test_group import line as line_json
 from tests.test_script_hooks import last_user, replies
 
 
@@ -228,5 +230,38 @@ def test_a_game_event_reaches_the_conversations_it_concerns(tmp_path: Path) -> N
             stored = [t.text for t in brain.memory.recent("brakka", "renn", 10)
                       if t.role == "event"]
             assert stored == ["alarm", "spark", "knock"]
+
+    run(scenario)
+
+
+BANTER = """
+@goal("banter", npc="brakka", when=Idle(after_s=0.3), once=True)
+def banter(npc: Npc, trigger: Trigger) -> None:
+    if "quartermaster" in npc.present:
+        npc.banter("quartermaster", about="the last wrench", lines=2)
+    else:
+        npc.banter("ghost", about="nothing", lines=2)
+"""
+
+
+def test_an_idle_goal_starts_a_banter_and_a_bad_one_is_reported(tmp_path: Path) -> None:
+    llm = FakeSceneLlm(line_json("Who took my wrench, Ilse?"), line_json("You did, Brakka."))
+    brain = scripted(llm, tmp_path, BANTER)
+
+    async def scenario() -> None:
+        async with running(brain) as server, engine(server) as client:
+            s = await client.open_session("brakka", npcs=["quartermaster"])
+            first, second = await s.turn(5.0), await s.turn(5.0)
+            starts = [t.messages[0] for t in (first, second)]
+            assert [(m.npc, m.cause) for m in starts if isinstance(m, TurnStart)] == [
+                ("brakka", "banter"), ("quartermaster", "banter")]
+            assert (first.text, second.text) == ("Who took my wrench, Ilse?", "You did, Brakka.")
+            alone = await client.open_session("brakka", "player-2")
+            msg = await alone.next(5.0)
+            assert isinstance(msg, Error) and msg.code == "script-error", msg
+            script = tmp_path / "scripts" / "scene.py"
+            assert msg.reason.startswith(f"{script}:8: banter:"), msg.reason
+            assert "ghost" in msg.reason
+            await quiet(s, 0.5)  # once: no second banter
 
     run(scenario)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bridge.messages import ActionCall, GameEvent
+from npc.mind.proactive import OWN_WORDS
 from tests.helpers import engine, run, running, talk
 from tests.mind_helpers import PAINT, FakeLlm, reply
 from tests.script_helpers import scripted
@@ -40,7 +41,7 @@ def test_a_hook_remembers_warms_steers_acts_and_prompts_a_line(tmp_path: Path) -
             assert isinstance(call, ActionCall) and call.name == "paint_mech", call
             assert await line(s) == "Much obliged, kid."
             made = replies(llm)[-1].messages[-1].content
-            assert "Thank the pilot for the tip." in made and "Narrator" in made, made
+            assert made.endswith(f"(Thank the pilot for the tip. {OWN_WORDS})"), made
             assert [c.arguments for c in calls] == [{"color": "blue"}]
             assert brain.memory.relationship("brakka", "player-1") == {"trust": 5}
             turn = await talk(s, "hello")

@@ -194,7 +194,8 @@ class MindConversation(TalkingConversation):
         if self.prefill is not None:  # what it evaluated stays; the turn takes the model
             self.prefill.stop()
         self.said = []
-        plan = await self.scripts.before(npc.id, text) if self.scripts is not None else None
+        scripts = self.scripts
+        plan = await scripts.before(npc.id, text, player) if scripts is not None else None
         text = plan.turn.text if plan is not None else text
         actions = acting.available(npc, b.designs.actions, self.info.actions)
         schemas = {name: a["parameters"] for name, a in actions.items()}

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bridge.errors import BackendError
+from bridge.errors import BackendError, BridgeError
 from bridge.messages import DialogueFinal, Error
 from npc import steer
 from npc.designer.persona import NpcFile
@@ -24,6 +24,7 @@ from npc.llm.base import ChatMessage
 from npc.mind import prompt
 from npc.mind.reply import SAY_CHARS, reply_schema
 from npc.script.handle import Line
+from npc.script.runner import ScriptError
 from npc.script.types import Idle
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ class Banter:
     npcs: list[str]
     about: str
     lines: int
+    source: str  # "file:line" of the script's call, for reports
 
 
 class Proactive:
@@ -69,8 +71,8 @@ class Proactive:
     def put(self, line: Line) -> None:
         self.queue.append((line, time.monotonic() + self.wait_s))
 
-    def put_banter(self, npcs: list[str], about: str, lines: int) -> None:
-        self.queue.append((Banter(npcs, about, lines), time.monotonic() + self.wait_s))
+    def put_banter(self, npcs: list[str], about: str, lines: int, source: str) -> None:
+        self.queue.append((Banter(npcs, about, lines, source), time.monotonic() + self.wait_s))
 
     def busy(self) -> bool:
         """A player is speaking, a turn is in flight or its audio still playing, or NPCs
@@ -102,11 +104,10 @@ class Proactive:
     def _start(self, item: Line | Banter) -> None:
         conv = self.conv
         if isinstance(item, Banter):
-            banter = getattr(conv, "banter", None)  # the group sessions' (npc/mind/scene.py)
-            if banter is None:
-                log.warning("%s: banter needs group sessions", conv.info.session)
-            else:
-                banter(item.npcs, item.about, item.lines)
+            try:
+                conv.banter(item.npcs, item.about, item.lines)
+            except BridgeError as e:  # NPCs not in the session, too few lines...
+                self.side.report(ScriptError(item.source, f"banter: {e.reason}"))
             return
         conv.start(conv.line(item.npc, item.text or None, item.instruction or None,
                              item.emotion), npc=item.npc, cause="script")

@@ -16,6 +16,7 @@ from npc.mind import acting
 from npc.mind.proactive import Proactive
 from npc.script.goals import GoalBook
 from npc.script.handle import GoalState, Line, Npc
+from npc.script.runner import ScriptError
 
 if TYPE_CHECKING:
     from npc.mind.brain import MindBrain
@@ -66,8 +67,8 @@ class ScriptHost(abc.ABC):
     def queue_line(self, line: Line) -> None:
         self.proactive.put(line)
 
-    def start_banter(self, npcs: list[str], about: str, lines: int) -> None:
-        self.proactive.put_banter(npcs, about, lines)
+    def start_banter(self, npcs: list[str], about: str, lines: int, source: str) -> None:
+        self.proactive.put_banter(npcs, about, lines, source)
 
     def run_action(self, npc: str, name: str, arguments: dict[str, Any]) -> None:
         self.spawn(self._act(npc, name, arguments))
@@ -123,6 +124,11 @@ class ScriptHost(abc.ABC):
 
     def goal_state(self, npc: str, name: str) -> GoalState:
         return self.book.state(self.scripts.current.goal(npc, name), npc, self.player, name)
+
+    def report(self, error: ScriptError) -> None:
+        """A script failed: the log and the session's engine hear where and why."""
+        log.warning("script failed, skipped: %s", error)
+        self.conv.out.send(Error.of(error, session=self.session, stage="script"))
 
     def spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)

@@ -16,7 +16,7 @@ import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bridge.messages import Error, GameEvent
+from bridge.messages import GameEvent
 from npc.designer.persona import NpcFile
 from npc.mind.reply import Reply
 from npc.mind.script_host import ScriptHost
@@ -50,10 +50,6 @@ class ScriptSide(ScriptHost):
         self._events: asyncio.Task[None] | None = None  # takes them in order
 
     # -- running hooks and goals -----------------------------------------------------------
-
-    def report(self, error: ScriptError) -> None:
-        log.warning("script failed, skipped: %s", error)
-        self.conv.out.send(Error.of(error, session=self.session, stage="script"))
 
     async def _call(
         self, source: str, fn: Any, args: tuple[Any, ...], capture: bool = False

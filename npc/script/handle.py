@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -70,7 +71,7 @@ class Host(Protocol):
     def relationship_value(self, npc: str, key: str) -> int: ...
     def set_steer(self, npc: str, attributes: dict[str, int]) -> None: ...
     def set_listening(self, on: bool) -> None: ...
-    def start_banter(self, npcs: list[str], about: str, lines: int) -> None: ...
+    def start_banter(self, npcs: list[str], about: str, lines: int, source: str) -> None: ...
     def goal_enable(self, npc: str, name: str, on: bool) -> None: ...
     def goal_state(self, npc: str, name: str) -> GoalState: ...
 
@@ -133,7 +134,9 @@ class Npc:
 
     def banter(self, *npc_ids: str, about: str, lines: int = 4) -> None:
         """This NPC and `npc_ids` (in this session) talk with each other about `about`."""
-        self._do(self._host.start_banter, [self.id, *npc_ids], about, int(lines))
+        caller = sys._getframe(1)
+        source = f"{caller.f_code.co_filename}:{caller.f_lineno}"
+        self._do(self._host.start_banter, [self.id, *npc_ids], about, int(lines), source)
 
     def _line(self, line: Line) -> None:
         run = current.get()
