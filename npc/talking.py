@@ -2,10 +2,9 @@
 
 A TalkingConversation runs each NPC turn as a task (announced by `turn-start`: which NPC,
 for which player, why), interrupts it when a player talks over the NPC (or the engine
-cancels), tracks where the engine's playback of the NPC's audio is, listens to the hearing
-stage (it is the session player's Listener; each other player of a group session gets
-hearing of their own), and sends engine actions and awaits their results. Subclasses say
-what a turn does.
+cancels), tracks where the engine's playback of the NPC's audio is, hears the session's
+players (npc/listening.py: each player's own hearing, transcripts, spoken turns), and
+sends engine actions and awaits their results. Subclasses say what a turn does.
 """
 
 from __future__ import annotations
@@ -14,8 +13,8 @@ import abc
 import asyncio
 import itertools
 import time
-from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from bridge import errors
 from bridge.errors import BridgeError, ProtocolError
@@ -30,22 +29,21 @@ from bridge.messages import (
     Interrupted,
     SessionMessage,
     TextInput,
-    Transcript,
     TurnEnd,
     TurnStart,
 )
 from bridge.seam import Conversation, Outbox, SessionInfo
-from npc.hearing import Hearing, Listener, is_backchannel
+from npc.hearing import Hearing, Listener
+from npc.listening import Cause, Listening
+from npc.listening import Reply as Reply  # re-exported: brains type their turns with it
 from npc.trace import Trace, log_turn
 
 if TYPE_CHECKING:
     from npc.speaking import Speaker
 
-Reply = Callable[[], Coroutine[Any, Any, None]]
-Cause = Literal["player", "script", "banter"]
 
 
-class TalkingConversation(Conversation):
+class TalkingConversation(Listening, Conversation):
     """One session; a new turn interrupts the one in flight unless the NPC may not be."""
 
     stage = "brain"  # names the stage in `error` messages
@@ -131,31 +129,6 @@ class TalkingConversation(Conversation):
         else:
             self.on_other(msg)
 
-    def player_of(self, player: str) -> str:
-        """The player a message names ("" = the session's); unknown-player if not in it."""
-        if not player:
-            return self.info.player
-        if player not in self.players:
-            raise ProtocolError(
-                f"no player '{player[:64]}' in this session; it has {', '.join(self.players)}",
-                code=errors.UNKNOWN_PLAYER,
-            )
-        return player
-
-    def hearing_of(self, player: str) -> Hearing | None:
-        """`player`'s hearing: each player's speech has its own VAD, ASR and turn state."""
-        if player == self.info.player:
-            return self.hearing
-        hearing = self.hearings.get(player)
-        if hearing is None and self.listen is not None:
-            hearing = self.hearings[player] = self.listen(PlayerEars(self, player))
-        return hearing
-
-    def player_speaking(self) -> bool:
-        """True while any player of the session is in the middle of an utterance."""
-        ears = [self.hearing, *self.hearings.values()]
-        return any(h is not None and h.utterance is not None for h in ears)
-
     async def close(self) -> None:
         for hearing in [self.hearing, *self.hearings.values()]:
             if hearing is not None:
@@ -219,6 +192,9 @@ class TalkingConversation(Conversation):
             return 0
         elapsed = time.monotonic() - self.play_start
         return min(self.sent_samples, int(elapsed * self.info.audio_out_rate))
+
+    def npc_speaking(self) -> bool:
+        return (self.task is not None and not self.task.done()) or self._playing()
 
     def _playing(self) -> bool:
         return self.play_start is not None and self._played() < self.sent_samples
@@ -284,80 +260,3 @@ class TalkingConversation(Conversation):
             return None
         finally:
             self.pending.pop(call_id, None)
-
-    # -- hearing (the Listener the hearing stage calls) ------------------------------------
-
-    def speech_started(self) -> None:
-        """The player started talking; barge-in waits for words (see `partial`)."""
-
-    def failed(self, error: BridgeError) -> None:
-        """Hearing failed on an utterance: tell the engine; the session keeps listening."""
-        self.out.send(Error.of(error, session=self.info.session, stage="asr"))
-
-    def npc_speaking(self) -> bool:
-        return (self.task is not None and not self.task.done()) or self._playing()
-
-    def partial(self, text: str, speech_ms: float) -> None:
-        self.heard_partial(self.info.player, text, speech_ms)
-
-    def heard_partial(self, player: str, text: str, speech_ms: float) -> None:
-        s = self.info.session
-        self.out.send(
-            Transcript(session=s, turn=self.turn + 1, text=text, final=False, player=player)
-        )
-        speaking = self.npc_speaking()
-        long_enough = speech_ms >= self._barge_in_ms()
-        if speaking and self.interruptible and long_enough and not is_backchannel(text):
-            self.joined(player)
-            self.interrupt("barge-in")
-        self.on_partial(text, player)
-
-    def _barge_in_ms(self) -> int:
-        return self.hearing.config.barge_in_ms if self.hearing is not None else 0
-
-    def final(self, text: str, trace: dict[str, float]) -> None:
-        self.heard_final(self.info.player, text, trace)
-
-    def heard_final(self, player: str, text: str, trace: dict[str, float]) -> None:
-        s = self.info.session
-        self.out.send(
-            Transcript(session=s, turn=self.turn + 1, text=text, final=True, player=player)
-        )
-        speaking = self.npc_speaking()
-        short = trace.get("speech_ms", 0.0) < self._barge_in_ms()
-        if speaking and (short or is_backchannel(text)):
-            return  # "mhm" while the NPC talks is not a turn
-        if not text:
-            self.start(_no_speech, player=player)
-            return
-        self.joined(player)
-        if not isinstance(trace, Trace):  # a listener that keeps no clock of its own
-            trace = Trace(kind="spoken")
-        npc = self.addressee(text, player)
-        self.start(self.on_heard(text, player, npc), npc=npc, player=player, trace=trace)
-
-
-class PlayerEars:
-    """The Listener of another player's hearing in a group session: says whose speech it is."""
-
-    def __init__(self, conv: TalkingConversation, player: str) -> None:
-        self.conv, self.player = conv, player
-
-    def speech_started(self) -> None:
-        self.conv.speech_started()
-
-    def npc_speaking(self) -> bool:
-        return self.conv.npc_speaking()
-
-    def partial(self, text: str, speech_ms: float) -> None:
-        self.conv.heard_partial(self.player, text, speech_ms)
-
-    def final(self, text: str, trace: dict[str, float]) -> None:
-        self.conv.heard_final(self.player, text, trace)
-
-    def failed(self, error: BridgeError) -> None:
-        self.conv.failed(error)
-
-
-async def _no_speech() -> None:
-    """Push-to-talk with nothing said: the turn ends with no reply."""
