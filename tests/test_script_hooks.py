@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
-from bridge.messages import ActionCall, Error, TurnStart
+from bridge.messages import ActionCall, Error, GameEvent, TurnStart
 from npc.llm.base import LlmRequest
 from npc.script.loader import ScriptOptions
 from tests.helpers import engine, run, running, talk
@@ -167,5 +168,39 @@ def test_a_broken_hook_is_reported_with_file_and_line_and_the_npc_answers(
                 assert turn.text == "Still here."  # the NPC still answers
                 assert "never seen" not in last_user(llm)  # the failed hook changed nothing
                 assert isinstance(turn.messages[0], TurnStart)
+
+    run(scenario)
+
+
+LATE = """
+import time
+
+@on_event("slow", npc="brakka")
+def slow(npc: Npc, event: Event) -> None:
+    time.sleep(0.6)
+    npc.say("Too late to say this.")
+    npc.remember("never kept")
+
+@on_event("fast", npc="brakka")
+def fast(npc: Npc, event: Event) -> None:
+    npc.say("Right on time.")
+"""
+
+
+def test_what_a_timed_out_hook_does_afterwards_is_ignored(tmp_path: Path) -> None:
+    brain = scripted(FakeLlm(reply("Hm.")), tmp_path, LATE, ScriptOptions(timeout_s=0.2))
+
+    async def scenario() -> None:
+        async with running(brain) as server, engine(server) as client:
+            s = await client.open_session("brakka")
+            await client.send(GameEvent(name="slow"))
+            err = await s.next(5.0)
+            assert isinstance(err, Error) and "ran past the 0.2 s limit" in err.reason, err
+            await asyncio.sleep(0.8)  # the hook's thread wakes up and tries to speak
+            await client.send(GameEvent(name="fast"))
+            turn = await s.turn(5.0)
+            assert turn.text == "Right on time."
+            stored = [t.text for t in brain.memory.recent("brakka", "player-1", 10)]
+            assert "never kept" not in stored
 
     run(scenario)
