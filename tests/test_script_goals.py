@@ -265,3 +265,39 @@ def test_an_idle_goal_starts_a_banter_and_a_bad_one_is_reported(tmp_path: Path) 
             await quiet(s, 0.5)  # once: no second banter
 
     run(scenario)
+
+
+PLAYERS = """
+goal("secret", npc="brakka", once=True, when=Intent("what is wrong with the reactor"),
+     say="It leaks.")
+
+@before_turn(npc="brakka")
+def who(npc: Npc, turn: Turn) -> None:
+    turn.facts.append(f"You are talking to {npc.player}; the line is {turn.player}'s.")
+
+@on_event("bell")
+def bell(npc: Npc, event: Event) -> None:
+    npc.say(f"Bell for {npc.player}.")
+"""
+
+
+def test_in_a_group_session_turn_hooks_and_intents_are_per_player(tmp_path: Path) -> None:
+    llm = FakeLlm(reply("Generated."))
+    brain = scripted(llm, tmp_path, PLAYERS)
+
+    async def scenario() -> None:
+        async with running(brain) as server, engine(server) as client:
+            s = await client.open_session("brakka", "renn", players=["vex"])
+            await s.say("what's wrong with the reactor?", player="vex")
+            assert (await s.turn(5.0)).text == "It leaks."
+            await s.say("what's wrong with the reactor?", player="vex")  # once for vex
+            assert (await s.turn(5.0)).text == "Generated."
+            assert "talking to vex; the line is vex's" in last_user(llm)
+            await client.send(GameEvent(name="bell"))  # events: the session's first player
+            assert await line(s) == "Bell for renn."
+            await s.say("what's wrong with the reactor?", player="renn")  # not yet for renn
+            assert (await s.turn(5.0)).text == "It leaks."
+            assert brain.memory.goal("brakka", "vex", "secret").fired == 1
+            assert brain.memory.goal("brakka", "renn", "secret").fired == 1
+
+    run(scenario)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import contextvars
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("npc_bridge.script")
 
+# In a group session, the player whose line the turn in flight answers: set in the turn's
+# task (and so seen by its hooks, wherever they run), never in the events' task.
+turn_player: contextvars.ContextVar[str] = contextvars.ContextVar("turn_player", default="")
 NOTE = "note"  # marks a script's npc.remember(...) among the stored event turns
 NOTES_LOOK_BACK = 200  # stored turns searched for them
 NOTES_KEPT = 5  # the latest ones each prompt shows
@@ -41,14 +45,13 @@ class ScriptHost(abc.ABC):
         self.loop = asyncio.get_running_loop()
         self.handles: dict[str, Npc] = {}
         self.listening = True
-        self.turn_player = ""  # in a group session: whose line the turn hooks are seeing
         self.tasks: set[asyncio.Task[None]] = set()
         self.proactive = Proactive(conv, self, self.scripts.options.wait_s)
 
     @property
     def player(self) -> str:
         """The player of the turn in flight, else the session's."""
-        return self.turn_player or self.conv.info.player
+        return turn_player.get() or self.conv.info.player
 
     @property
     def session(self) -> str:

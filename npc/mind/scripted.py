@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from bridge.messages import GameEvent
 from npc.designer.persona import NpcFile
 from npc.mind.reply import Reply
-from npc.mind.script_host import ScriptHost
+from npc.mind.script_host import ScriptHost, turn_player
 from npc.script.api import AFTER, BEFORE, EVENT, Goal
 from npc.script.handle import Line
 from npc.script.runner import ScriptError, call, where_of
@@ -135,7 +135,7 @@ class ScriptSide(ScriptHost):
 
     async def before(self, npc: str, text: str, player: str = "") -> Plan:
         """before_turn hooks, then intent goals, on `player`'s line ("": the session's)."""
-        self.turn_player = player if player != self.conv.info.player else ""
+        turn_player.set(player if player != self.conv.info.player else "")
         notes = await asyncio.to_thread(self.notes, npc)
         turn = Turn(npc, self.player, text, [f"You remember: {n}" for n in notes])
         for hook in self.scripts.current.hooks_for(BEFORE, npc):
