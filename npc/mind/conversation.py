@@ -33,7 +33,7 @@ from bridge.seam import Outbox, SessionInfo
 from npc import steer
 from npc.designer.persona import NpcFile
 from npc.llm.base import ChatMessage, Decoding, LlmRequest
-from npc.mind import acting, proactive, prompt, scene
+from npc.mind import acting, proactive, prompt, recall, scene
 from npc.mind.group import Group
 from npc.mind.reply import (
     SAY_CHARS,
@@ -234,7 +234,7 @@ class MindConversation(TalkingConversation):
             self.streaming = ""
             reply = None
         except asyncio.CancelledError:
-            self._remember(npc, attrs, context, text, None, interrupted=True, player=player)
+            recall.remember(self, npc, attrs, context, text, None, interrupted=True, player=player)
             raise
         self.holding = False
         outcome = None
@@ -246,7 +246,7 @@ class MindConversation(TalkingConversation):
         if self.speaker is not None:
             await self.speaker.finish()
             self.trace.mark("spoken")
-        self._remember(npc, attrs, context, text, reply, outcome=outcome, player=player)
+        recall.remember(self, npc, attrs, context, text, reply, outcome=outcome, player=player)
         if self.prefill is not None:  # the next turn's prompt head, while the player listens
             self.prefill.after_turn(npc, player)
         b.summarize_later(npc, player)
@@ -333,63 +333,8 @@ class MindConversation(TalkingConversation):
         return reply.say
 
     def _recall(self, npc: NpcFile, text: str, player: str = "") -> prompt.Context:
-        """What the NPC knows for this line: lore in its scope and its memory of the player;
-        in a group session also what was just said in it, and by whom."""
-        b, player = self.brain, player or self.info.player
-        lore = [h.chunk.text for h in b.search(text, npc.knowledge)]
-        summary = b.memory.summary(npc.id, player)
-        history = b.memory.since_summary(npc.id, player)[-b.options.history_turns :]
-        context = prompt.Context(
-            lore=lore,
-            summary=summary.text,
-            relationship=b.memory.relationship(npc.id, player),
-            history=history,
-        )
-        if not self.group.grouped:
-            return context
-        # This session's lines come attributed from the group; memory adds earlier visits.
-        return dataclasses.replace(
-            context,
-            history=[h for h in history if h.session != self.info.session],
-            group=self.group.recent(max(8, b.options.history_turns)),
-            present=self.group.present(npc.id, player),
-            player_name=player,
-        )
-
-    def _remember(
-        self,
-        npc: NpcFile,
-        attrs: dict[str, int],
-        context: prompt.Context,
-        text: str,
-        reply: Reply | None,
-        *,
-        outcome: acting.Outcome | None = None,
-        interrupted: bool = False,
-        player: str = "",
-    ) -> None:
-        """Store the NPC's line (what was actually said) and log it as SteerLM data."""
-        player = player or self.info.player
-        line = " ".join(s for s in [*self.said, self.streaming.strip()] if s)
-        if not line:
-            return
-        self.group.said(npc.id, line, player)
-        meta: dict[str, Any] = {"turn": self.turn}
-        if reply is not None and reply.action:
-            meta.update(action=reply.action, arguments=reply.arguments)
-        if outcome is not None:
-            meta["outcome"] = outcome.describe()
-        if interrupted:
-            meta["interrupted"] = True
-        b = self.brain
-        b.memory.add_turn(
-            npc.id, player, "npc", line, session=self.info.session,
-            attributes=attrs, meta=meta,
-        )
-        if b.steer_log is not None and not interrupted:
-            turns = prompt.history_turns(context.history)
-            system = prompt.system_prompt(npc, {})
-            b.steer_log.write(system, [*turns, ("User", text)], line, attrs)
+        """What `npc` knows for `text` said by `player` (npc/mind/recall.py)."""
+        return recall.context(self, npc, text, player or self.info.player)
 
 
 def _news(outcome: acting.Outcome) -> str:

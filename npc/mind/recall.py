@@ -1,0 +1,80 @@
+"""What a turn reads from memory and writes to it: the context of a line, the NPC's line kept.
+
+The context is the lore in the NPC's scope, its rolling summary, relationship and recent
+turns with the player, and in a group session the session's lines with who said them.
+What the NPC said is stored per (NPC, player), with the steering it was said with, and
+written to the SteerLM training log.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+from npc.designer.persona import NpcFile
+from npc.mind import acting, prompt
+from npc.mind.reply import Reply
+
+if TYPE_CHECKING:
+    from npc.mind.conversation import MindConversation
+
+
+def context(conv: MindConversation, npc: NpcFile, text: str, player: str) -> prompt.Context:
+    """What `npc` knows for `player`'s line `text`: lore in its scope and its memory of the
+    player; in a group session also what was just said in it, and by whom."""
+    b = conv.brain
+    lore = [h.chunk.text for h in b.search(text, npc.knowledge)]
+    summary = b.memory.summary(npc.id, player)
+    history = b.memory.since_summary(npc.id, player)[-b.options.history_turns :]
+    known = prompt.Context(
+        lore=lore,
+        summary=summary.text,
+        relationship=b.memory.relationship(npc.id, player),
+        history=history,
+    )
+    if not conv.group.grouped:
+        return known
+    # This session's lines come attributed from the group; memory adds earlier visits.
+    return dataclasses.replace(
+        known,
+        history=[h for h in history if h.session != conv.info.session],
+        group=conv.group.recent(max(8, b.options.history_turns)),
+        present=conv.group.present(npc.id, player),
+        player_name=player,
+    )
+
+
+def remember(
+    conv: MindConversation,
+    npc: NpcFile,
+    attrs: dict[str, int],
+    context: prompt.Context,
+    text: str,
+    reply: Reply | None,
+    *,
+    outcome: acting.Outcome | None = None,
+    interrupted: bool = False,
+    player: str = "",
+) -> None:
+    """Store the NPC's line (what was actually said) and log it as SteerLM data."""
+    player = player or conv.info.player
+    line = " ".join(s for s in [*conv.said, conv.streaming.strip()] if s)
+    if not line:
+        return
+    conv.group.said(npc.id, line, player)
+    meta: dict[str, Any] = {"turn": conv.turn}
+    if reply is not None and reply.action:
+        meta.update(action=reply.action, arguments=reply.arguments)
+    if outcome is not None:
+        meta["outcome"] = outcome.describe()
+    if interrupted:
+        meta["interrupted"] = True
+    b = conv.brain
+    b.memory.add_turn(
+        npc.id, player, "npc", line, session=conv.info.session,
+        attributes=attrs, meta=meta,
+    )
+    if b.steer_log is not None and not interrupted:
+        turns = prompt.history_turns(context.history)
+        system = prompt.system_prompt(npc, {})
+        b.steer_log.write(system, [*turns, ("User", text)], line, attrs)
