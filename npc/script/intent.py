@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -82,11 +83,29 @@ def sweep(path: Path, matcher: IntentMatcher | None = None) -> list[tuple[float,
     return out
 
 
+def latency_ms(path: Path, rounds: int = 10) -> tuple[float, float]:
+    """(p50, p95) ms to score one line of the set against all its intents (phrases cached)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    matcher = IntentMatcher()
+    intents = list(data["intents"].values())
+    matcher.scores("warm up", intents)
+    times = []
+    for _ in range(rounds):
+        for text, _label in data["lines"]:
+            began = time.perf_counter()
+            matcher.scores(text, intents)
+            times.append((time.perf_counter() - began) * 1000)
+    times.sort()
+    return times[len(times) // 2], times[int(len(times) * 0.95)]
+
+
 def main(argv: list[str]) -> int:
     path = Path(argv[0] if argv else "tests/data/intents.json")
     print("threshold precision recall")
     for t, p, r in sweep(path):
         print(f"{t:9.2f} {p:9.3f} {r:6.3f}")
+    p50, p95 = latency_ms(path)
+    print(f"one line against every intent: {p50:.3f} ms p50, {p95:.3f} ms p95")
     return 0
 
 
