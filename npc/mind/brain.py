@@ -34,7 +34,7 @@ from npc.mind.scripted import ScriptSide
 from npc.rag.index import Hit, LoreIndex
 from npc.roster import session_npcs
 from npc.script.intent import IntentMatcher
-from npc.script.loader import Scripts
+from npc.script.loader import ScriptReload, Scripts
 from npc.script.runner import SCRIPT_ERROR
 from npc.speaking import Speaker, Voices
 from npc.steer import SteerLog
@@ -135,7 +135,8 @@ class MindBrain(Brain):
                 self.designs.watch(self.options.reload_s, self._reloaded)
             )
             if self.scripts is not None:
-                self._tasks.add(asyncio.ensure_future(self._watch_scripts(self.options.reload_s)))
+                watch = self.scripts.watch(self.options.reload_s, self._scripts_reloaded)
+                self._tasks.add(asyncio.ensure_future(watch))
         # Evaluate each NPC's stable prompt head now, so the first turn starts fast.
         await asyncio.to_thread(self._warm)
 
@@ -158,23 +159,15 @@ class MindBrain(Brain):
         if change.changed:
             progress(f"reloaded: {', '.join([*change.npcs, *change.actions]) or 'lore'}")
 
-    async def _watch_scripts(self, interval_s: float) -> None:
-        """Reload changed scripts; a broken one is reported to the log and every session."""
-        assert self.scripts is not None
-        while True:
-            await asyncio.sleep(interval_s)
-            try:
-                change = await asyncio.to_thread(self.scripts.poll)
-            except Exception:
-                log.exception("scripts: reload failed; the last good set keeps serving")
-                continue
-            for error in change.errors:
-                progress(f"script broken, last good version keeps serving: {error}")
-                for conv in list(self.conversations):
-                    conv.out.send(Error(code=SCRIPT_ERROR, reason=str(error), stage="script",
-                                        session=conv.info.session))
-            if change.changed:
-                progress(f"scripts reloaded: {', '.join([*change.loaded, *change.removed])}")
+    def _scripts_reloaded(self, change: ScriptReload) -> None:
+        """A broken script is reported to the log and every open session."""
+        for error in change.errors:
+            progress(f"script broken, last good version keeps serving: {error}")
+            for conv in list(self.conversations):
+                conv.out.send(Error(code=SCRIPT_ERROR, reason=str(error), stage="script",
+                                    session=conv.info.session))
+        if change.changed:
+            progress(f"scripts reloaded: {', '.join([*change.loaded, *change.removed])}")
 
     def event(self, msg: GameEvent) -> None:
         """A game event for no one session: every open conversation it concerns hears it."""

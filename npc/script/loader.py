@@ -7,8 +7,10 @@ A changed file is swapped in only when it runs without error; a broken one is re
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,6 +101,19 @@ class Scripts:
         """Re-run the files that changed since the last look (blocking: file reads, imports)."""
         with self._lock:
             return self._scan()
+
+    async def watch(self, interval_s: float, on_change: Callable[[ScriptReload], None]) -> None:
+        """Poll every `interval_s` in a worker thread until cancelled; `on_change` hears of
+        every poll that changed something or found a broken file."""
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                change = await asyncio.to_thread(self.poll)
+            except Exception:
+                log.exception("scripts: reload failed; the last good set keeps serving")
+                continue
+            if change.changed or change.errors:
+                on_change(change)
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
