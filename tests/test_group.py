@@ -234,6 +234,8 @@ def test_a_player_typing_during_a_banter_joins_it(tmp_path: Path) -> None:
         async with running(brain) as server, engine(server) as client:
             s = await client.open_session("brakka", player="renn", npcs=["quartermaster"])
             conversation(server, s).banter(["brakka", "quartermaster"], "a wrench", 4)
+            # A second banter waits for the first; joining stops both.
+            conversation(server, s).banter(["quartermaster", "brakka"], "the paint", 2)
             first = await s.turn()
             assert first.npc == "brakka" and first.text == "Wrench?"
             second = await s.next()

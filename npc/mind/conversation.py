@@ -120,7 +120,11 @@ class MindConversation(TalkingConversation):
 
         async def after() -> None:
             if before is not None:
-                await asyncio.wait({before})
+                try:
+                    await asyncio.wait({before})
+                except asyncio.CancelledError:  # a player joined: the one before stops too
+                    before.cancel()
+                    raise
             await scene.run(self, order, about, lines)
 
         self.scene = asyncio.ensure_future(after())
@@ -216,12 +220,12 @@ class MindConversation(TalkingConversation):
         asked = f"{text}\n\n({plan.instruction})" if plan and plan.instruction else text
         request = b.request(npc, actions, context, asked, attrs, schema)
         request = dataclasses.replace(request, usage=self.trace.usage())  # tokens, for the log
-        self.holding = self.scripts is not None and self.scripts.holds(npc.id)
         try:
             if plan is not None and plan.lines:  # the scripts answer: nothing is generated
                 await proactive.say_lines(self, npc, plan.lines, began)
                 reply = None
             else:
+                self.holding = self.scripts is not None and self.scripts.holds(npc.id)
                 reply = await self._generate(request, schemas, began)
             if reply is not None and self.scripts is not None:
                 reply = await self.scripts.review(npc, text, reply)
