@@ -204,3 +204,32 @@ def test_what_a_timed_out_hook_does_afterwards_is_ignored(tmp_path: Path) -> Non
             assert "never kept" not in stored
 
     run(scenario)
+
+
+PROMPTED = """
+@goal("job", npc="brakka", when=Intent("do you have a job for me"))
+def job(npc: Npc, trigger: Trigger) -> None:
+    npc.prompt("Offer the pilot a night shift.")
+
+@after_turn(npc="brakka", hold=True)
+def look(npc: Npc, turn: Turn) -> None:
+    pass
+"""
+
+
+def test_an_intent_goals_prompted_answer_streams_even_with_a_holding_hook(
+    tmp_path: Path,
+) -> None:
+    llm = FakeLlm(reply("Night shift, kid. Coolant lines."))
+    brain = scripted(llm, tmp_path, PROMPTED)
+
+    async def scenario() -> None:
+        async with running(brain) as server, engine(server) as client:
+            s = await client.open_session("brakka")
+            turn = await talk(s, "any job for me?")
+            deltas = "".join(getattr(m, "text", "") for m in turn.messages
+                             if m.TYPE == "dialogue-delta")
+            assert turn.text == deltas.strip() == "Night shift, kid. Coolant lines."
+            assert "(Offer the pilot a night shift." in last_user(llm)
+
+    run(scenario)
