@@ -83,20 +83,26 @@ class Proactive:
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(TICK_S)
-            now = time.monotonic()
-            if self.busy():
-                self.quiet_since = now
-                while self.queue and self.queue[0][1] < now:
-                    item, _ = self.queue.popleft()
-                    log.warning("%s: a script's line waited %.1f s for the player and was "
-                                "dropped: %s", self.conv.info.session, self.wait_s, item)
-                continue
-            if self.queue:
+            try:
+                await self._tick()
+            except Exception:  # a failing store or turn must not end the session's scripts
+                log.exception("%s: proactive speech failed", self.conv.info.session)
+
+    async def _tick(self) -> None:
+        now = time.monotonic()
+        if self.busy():
+            self.quiet_since = now
+            while self.queue and self.queue[0][1] < now:
                 item, _ = self.queue.popleft()
-                self._start(item)
-                self.quiet_since = now
-            elif self._has_idle_goals() and await self.side.idle(now - self.quiet_since):
-                self.quiet_since = time.monotonic()
+                log.warning("%s: a script's line waited %.1f s for the player and was "
+                            "dropped: %s", self.conv.info.session, self.wait_s, item)
+            return
+        if self.queue:
+            item, _ = self.queue.popleft()
+            self.quiet_since = now
+            self._start(item)
+        elif self._has_idle_goals() and await self.side.idle(now - self.quiet_since):
+            self.quiet_since = time.monotonic()
 
     def _has_idle_goals(self) -> bool:
         return any(isinstance(g.when, Idle) for g in self.side.scripts.current.goals)

@@ -104,7 +104,11 @@ class ScriptSide(ScriptHost):
 
     async def _take_events(self) -> None:
         while True:
-            await self._event(await self.events.get())
+            event = await self.events.get()
+            try:
+                await self._event(event)
+            except Exception:  # the memory, say: the next event is still heard
+                log.exception("%s: scripts on event %s failed", self.session, event.name)
 
     async def _event(self, event: Event) -> None:
         current = self.scripts.current
