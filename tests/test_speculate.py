@@ -60,14 +60,18 @@ class FakeWarmLlm(FakeLlm):
         self.warmed: list[str] = []
         self.warms: list[LlmRequest] = []
         self.generated_after: list[int] = []  # warms seen when each generation began
+        self.events: list[str] = []  # "warm", "turn" or "other" (the regard judgement), in order
 
     def warm(self, request: LlmRequest, cancel: threading.Event | None = None) -> None:
         if cancel is not None:  # the start-up warm of each NPC's head passes none
             self.warmed.append(request.messages[-1].content)
             self.warms.append(request)
+            self.events.append("warm")
 
     def stream(self, request: LlmRequest, cancel: threading.Event):  # type: ignore[no-untyped-def]
         self.generated_after.append(len(self.warmed))
+        turn = "say" in (request.schema or {}).get("properties", {})
+        self.events.append("turn" if turn else "other")
         yield from super().stream(request, cancel)
 
 
@@ -126,6 +130,9 @@ def test_after_a_turn_the_next_prompt_head_is_warmed(
     assert "Stores open at the second bell." in head[-1].content
     assert turns[1].messages[: len(head)] == head
     assert len(turns[1].messages) == len(head) + 1
+    # The brain's own work after turn 1 (judging the player's line) waited for the warm.
+    after_first = llm.events[llm.events.index("turn") + 1 :]
+    assert after_first[0] == "warm" and "other" in after_first, llm.events
 
 
 def test_barge_in_still_stops_the_npc_with_speculation_on(

@@ -251,9 +251,10 @@ class MindConversation(TalkingConversation):
             await self.speaker.finish()
             self.trace.mark("spoken")
         recall.remember(self, npc, attrs, context, text, reply, outcome=outcome, player=player)
-        if self.prefill is not None:  # the next turn's prompt head, while the player listens
-            self.prefill.after_turn(npc, player)
-        b.summarize_later(npc, player)
+        if self.prefill is not None:  # the next turn's prompt head first, then the rest
+            self.prefill.after_turn(npc, player, then=lambda: b.summarize_later(npc, player))
+        else:
+            b.summarize_later(npc, player)
 
     async def _generate(
         self, request: LlmRequest, schemas: dict[str, dict[str, Any]], began: float

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from npc.llm.base import LlmRequest
@@ -62,26 +63,33 @@ class Prefill:
         """The turn starts (or the session closes): a warm still running gives way."""
         self.cancel.set()
 
-    def after_turn(self, npc: NpcFile, player: str) -> None:
-        """The turn is over: evaluate the head the next turn's prompt will start with."""
+    def after_turn(self, npc: NpcFile, player: str, then: Callable[[], None]) -> None:
+        """The turn is over: evaluate the head the next turn's prompt will start with, then
+        call `then` (the brain's work after a turn, which would otherwise take the model
+        first), unless the next turn began meanwhile."""
         if self.conv.group.grouped or self._others():
+            then()
             return
         self.stop()
         self.cancel = threading.Event()
-        self.task = asyncio.ensure_future(self._warm_head(npc, player, self.cancel))
+        self.task = asyncio.ensure_future(self._warm_head(npc, player, self.cancel, then))
 
-    async def _warm_head(self, npc: NpcFile, player: str, cancel: threading.Event) -> None:
+    async def _warm_head(
+        self, npc: NpcFile, player: str, cancel: threading.Event, then: Callable[[], None]
+    ) -> None:
         conv, b = self.conv, self.conv.brain
         actions = acting.available(npc, b.designs.actions, conv.info.actions)
         try:
             history = await asyncio.to_thread(b.memory.since_summary, npc.id, player)
             context = prompt.Context(history=history[-b.options.history_turns :])
             request = b.request(npc, actions, context, "", conv.attributes(npc), {})
-            if request.prompt is not None:  # a raw prompt has no message to cut at
-                return
-            await asyncio.to_thread(b.llm.warm, LlmRequest(request.messages[:-1]), cancel)
+            if request.prompt is None:  # a raw prompt has no message to cut at
+                head = LlmRequest(request.messages[:-1])
+                await asyncio.to_thread(b.llm.warm, head, cancel)
         except Exception as e:  # an optimisation: the turn itself reports real failures
             log.warning("%s: warming the next prompt head failed: %s", npc.id, e)
+        if not cancel.is_set():
+            then()
 
     async def _warm(self, text: str, player: str, cancel: threading.Event) -> None:
         conv = self.conv
