@@ -42,7 +42,6 @@ class Prefill:
         self.conv = conv
         self.task: asyncio.Task[None] | None = None
         self.cancel = threading.Event()
-        self.warmed = 0  # partials whose prompt was evaluated (for tests and the log)
 
     def partial(self, text: str, player: str) -> None:
         conv = self.conv
@@ -105,6 +104,3 @@ class Prefill:
                                     cancel)
         except Exception as e:  # an optimisation: the turn itself reports real failures
             log.warning("%s: speculative prefill failed: %s", npc.id, e)
-            return
-        if not cancel.is_set():
-            self.warmed += 1
