@@ -94,7 +94,7 @@ def run_from_args(args: argparse.Namespace) -> int:
             cache = HERE / "state" / "cache"
             if config == CONFIG and cache.is_dir():  # the lore index, not the memory
                 shutil.copytree(cache, Path(tmp) / "cache")
-            rest["brain"] = {**rest["brain"], "state_dir": tmp, "seed": 7}
+            rest["brain"] = {**rest.get("brain", {}), "state_dir": tmp, "seed": 7}
             rest["brain"].update(dict(args.brain))
             if not args.scripts:  # an empty scripts folder: no hooks, goals or banter
                 (Path(tmp) / "no-scripts").mkdir()
