@@ -301,3 +301,22 @@ def test_in_a_group_session_turn_hooks_and_intents_are_per_player(tmp_path: Path
             assert brain.memory.goal("brakka", "renn", "secret").fired == 1
 
     run(scenario)
+
+
+def test_a_script_line_is_part_of_the_group_conversation(tmp_path: Path) -> None:
+    llm = FakeLlm(reply("Hm."))
+    brain = scripted(llm, tmp_path, COOLDOWN)
+
+    async def scenario() -> None:
+        async with running(brain) as server, engine(server) as client:
+            s = await client.open_session("brakka", "renn", npcs=["quartermaster"])
+            await event(client, "mech-damaged", part="arm")
+            assert await line(s) == "That will cost you a new actuator."
+            await s.say("how much?")  # no name: to the NPC that spoke to this player last
+            turn = await s.turn(5.0)
+            start = turn.messages[0]
+            assert isinstance(start, TurnStart) and start.npc == "quartermaster", start
+            heard = last_user(llm)
+            assert "That will cost you a new actuator." in heard, heard
+
+    run(scenario)

@@ -174,6 +174,7 @@ async def speak(conv: MindConversation, line: Line) -> None:
         conv.trace.update({"spoken": round((time.perf_counter() - began) * 1000, 3)})
     said = " ".join(conv.said)
     if said:
+        conv.group.said(npc.id, said, conv.info.player)  # the next answer sees it
         await asyncio.to_thread(
             b.memory.add_turn, npc.id, conv.info.player, "npc", said,
             session=conv.info.session, meta={"turn": conv.turn, "cause": "script"},
