@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bridge.messages import Error, GameEvent, TurnStart
 from npc.mind.brain import MindBrain
-from npc.script.loader import Scripts
+from npc.script.loader import ScriptOptions, Scripts
 from plugin_stubs.client import EngineClient, Session
 from tests.helpers import engine, run, running, talk
 from tests.mind_helpers import FakeLlm, mind, reply
@@ -318,5 +318,36 @@ def test_a_script_line_is_part_of_the_group_conversation(tmp_path: Path) -> None
             assert isinstance(start, TurnStart) and start.npc == "quartermaster", start
             heard = last_user(llm)
             assert "That will cost you a new actuator." in heard, heard
+
+    run(scenario)
+
+
+WAIT = """
+import time
+
+@before_turn(npc="brakka")
+def slow(npc: Npc, turn: Turn) -> None:
+    time.sleep(1.0)
+
+@on_event("ping", npc="brakka")
+def ping(npc: Npc, event: Event) -> None:
+    npc.say("Pong.")
+"""
+
+
+def test_a_proactive_line_that_waits_past_wait_s_is_dropped(tmp_path: Path) -> None:
+    options = ScriptOptions(timeout_s=2.0, wait_s=0.4)
+    brain = scripted(FakeLlm(reply("Hm.")), tmp_path, WAIT, options)
+
+    async def scenario() -> None:
+        async with running(brain) as server, engine(server) as client:
+            s = await client.open_session("brakka")
+            await event(client, "ping")  # quiet: said at once
+            assert await line(s) == "Pong."
+            await s.say("hello")  # a turn of over a second
+            await event(client, "ping")
+            turn = await s.turn(5.0)
+            assert turn.text == "Hm."
+            await quiet(s, 1.0)  # the pong waited 0.4 s and was dropped
 
     run(scenario)
