@@ -233,3 +233,34 @@ def test_an_intent_goals_prompted_answer_streams_even_with_a_holding_hook(
             assert "(Offer the pilot a night shift." in last_user(llm)
 
     run(scenario)
+
+
+ASYNC = """
+import asyncio
+
+@on_event("knock", npc="brakka")
+async def knock(npc: Npc, event: Event) -> None:
+    await asyncio.sleep(0.05)
+    npc.say("Who's there?")
+
+@on_event("wait", npc="brakka")
+async def wait(npc: Npc, event: Event) -> None:
+    await asyncio.sleep(5)
+    npc.say("Never said.")
+"""
+
+
+def test_async_hooks_run_on_the_loop_and_are_cancelled_past_the_limit(tmp_path: Path) -> None:
+    brain = scripted(FakeLlm(reply("Hm.")), tmp_path, ASYNC, ScriptOptions(timeout_s=0.2))
+
+    async def scenario() -> None:
+        async with running(brain) as server, engine(server) as client:
+            s = await client.open_session("brakka")
+            await client.send(GameEvent(name="wait"))
+            err = await s.next(5.0)
+            assert isinstance(err, Error) and "wait ran past the 0.2 s limit" in err.reason
+            assert err.reason.startswith(f"{tmp_path / 'scripts' / 'scene.py'}:10:"), err.reason
+            await client.send(GameEvent(name="knock"))
+            assert (await s.turn(5.0)).text == "Who's there?"
+
+    run(scenario)
