@@ -194,7 +194,7 @@ def test_a_banter_alternates_npcs_and_ends_by_itself(tmp_path: Path) -> None:
     assert banter[1].messages[0].content.startswith("You are Quartermaster Ilse")
     third = prompt_of(banter[2])
     assert "the last wrench" in third
-    assert "Brakka: Who took my wrench, Ilse?" in third
+    assert '{"say": "Who took my wrench, Ilse?", "done": false}' in third  # its own line
     assert "Quartermaster Ilse: Signed out to you, Brakka. Page four." in third
 
 
@@ -211,6 +211,25 @@ def test_a_banter_line_that_says_it_is_done_ends_it_early(tmp_path: Path) -> Non
             assert [t[0].npc for t in turns] == ["brakka", "quartermaster"]  # type: ignore[attr-defined]
 
     run(scenario)
+
+
+def test_a_banter_line_that_only_repeats_twice_ends_it_unsaid(tmp_path: Path) -> None:
+    llm = FakeSceneLlm(line("Who took my wrench?"), line("Page four of the log, Brakka."),
+                       line("Page four of the log."), line("Page four."), line("Never asked for."))
+    brain = mind(llm, tmp_path)
+
+    async def scenario() -> None:
+        async with running(brain) as server, engine(server) as client:
+            s = await client.open_session("brakka", npcs=["quartermaster"])
+            conversation(server, s).banter(["brakka", "quartermaster"], "a wrench", 6)
+            turns = await turns_until_quiet(s, 2.0)
+            texts = [m.text for t in turns for m in t if m.TYPE == "dialogue-final"]  # type: ignore[attr-defined]
+            assert texts == ["Who took my wrench?", "Page four of the log, Brakka."]
+
+    run(scenario)
+    # The repeat was written once more, hotter, before the banter gave up.
+    asked = [r for r in llm.requests if "done" in str(r.schema)]
+    assert len(asked) == 4 and asked[3].decoding.temperature > asked[2].decoding.temperature
 
 
 def test_a_player_typing_during_a_banter_joins_it(tmp_path: Path) -> None:
@@ -238,18 +257,15 @@ def test_a_player_typing_during_a_banter_joins_it(tmp_path: Path) -> None:
             conversation(server, s).banter(["quartermaster", "brakka"], "the paint", 2)
             first = await s.turn()
             assert first.npc == "brakka" and first.text == "Wrench?"
-            second = await s.next()
-            assert isinstance(second, TurnStart) and second.npc == "quartermaster"
-            assert await asyncio.to_thread(gate.wait, 10.0)
+            assert await asyncio.to_thread(gate.wait, 10.0)  # Ilse's line is being written
             await s.say("Ilse, a word?", player="renn")
             got = await messages_until_quiet(s, 2.0)
-            kinds = [m.TYPE for m in got]
-            assert kinds[:2] == ["interrupted", "turn-end"], kinds
-            assert got[1].turn == second.turn and got[1].reason == "interrupted"  # type: ignore[attr-defined]
+            # Nothing of the unsaid banter line: the addressed NPC answers the player.
             starts = [m for m in got if isinstance(m, TurnStart)]
             assert [(m.npc, m.player, m.cause) for m in starts] == [
                 ("quartermaster", "renn", "player")]
-            assert kinds[-1] == "turn-end"
+            assert got[0] is starts[0] and isinstance(got[-1], TurnEnd), got
+            assert got[-1].reason == "done"
             assert not conversation(server, s).scene_running()
 
     run(scenario)

@@ -115,7 +115,7 @@ def conversation(
         return turns
     turns.extend(group_turns(context.group, npc.name))
     turns.append(("User", player_turn(context, text, style)))
-    return _merged(turns)
+    return merged(turns)
 
 
 def group_turns(lines: Sequence[tuple[str, str]], me: str) -> list[tuple[str, str]]:
@@ -130,7 +130,7 @@ def group_turns(lines: Sequence[tuple[str, str]], me: str) -> list[tuple[str, st
     return out
 
 
-def _merged(turns: list[tuple[str, str]]) -> list[tuple[str, str]]:
+def merged(turns: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """Consecutive turns of one role as one (chat templates alternate)."""
     out: list[tuple[str, str]] = []
     for role, content in turns:
