@@ -17,19 +17,19 @@ from bridge.messages import Message, NpcAudio, Transcript, TurnEnd, TurnStart
 from npc.ears import Ears
 from npc.llm.llama import LlamaCppLlm
 from npc.memory import Memory
+from npc.mind.conversation import MindConversation
 from npc.tts.base import Tts
+from plugin_stubs.client import Session
 from plugin_stubs.playback import Turn
 from sample_game.scene import player_voice
 from tests import test_hearing
 from tests.helpers import engine, run, running
 from tests.mind_helpers import mind
-from tests.test_group import conversation, turns_until_quiet
+from tests.test_group import conversation
 from tests.test_play import TURN_S, Hangar
 
 ears = test_hearing.ears
-# No turn starts this long after a banter's last line: it has ended. Far more than a
-# line's playback (the next line waits for it) plus the start of the next turn.
-QUIET_S = 15.0
+QUIET_S = 5.0  # after a banter has ended, nothing more of it comes in this long
 
 
 @pytest.fixture
@@ -107,13 +107,32 @@ def test_two_players_speaking_at_once_are_heard_apart(hangar: Hangar) -> None:
     assert starts == [("brakka", p, "player") for p, _ in said], (starts, said)
 
 
+async def banter_turns(conv: MindConversation, s: Session) -> list[list[Message]]:
+    """Every turn of `s` while the banter runs; then nothing more for QUIET_S seconds."""
+    turns: list[list[Message]] = []
+    def unfinished() -> bool:  # a turn's last messages may still be on the wire
+        return bool(turns) and not isinstance(turns[-1][-1], TurnEnd)
+
+    while conv.scene_running() or not s.inbox.empty() or unfinished():
+        try:
+            msg = await s.next(0.5)
+        except TimeoutError:
+            continue
+        if isinstance(msg, TurnStart):
+            turns.append([])
+        turns[-1].append(msg)
+    await asyncio.sleep(QUIET_S)
+    assert s.inbox.empty(), f"a turn after the banter ended: {s.inbox.get_nowait()}"
+    return turns
+
+
 def test_npcs_banter_in_turn_in_their_own_voices_and_stop(hangar: Hangar) -> None:
     async def scenario() -> list[list[Message]]:
         async with running(hangar.brain) as server, engine(server, heartbeat=True) as client:
             s = await client.open_session("brakka", player="renn", npcs=["quartermaster"])
-            conversation(server, s).banter(
-                ["brakka", "quartermaster"], "who took the last wrench", 3)
-            return await turns_until_quiet(s, QUIET_S, inside_s=TURN_S)
+            conv = conversation(server, s)
+            conv.banter(["brakka", "quartermaster"], "who took the last wrench", 3)
+            return await banter_turns(conv, s)
 
     turns = run(scenario, limit=5 * TURN_S)
     starts = [t[0] for t in turns]
