@@ -287,6 +287,17 @@ class Memory:
                 (npc, player, name, int(enabled)),
             )
 
+    def set_goal_fired(
+        self, npc: str, player: str, name: str, fired: int, last_at: float | None
+    ) -> None:
+        """Put a goal's count and last firing back as they were."""
+        with self._write() as db:
+            db.execute(
+                "UPDATE goals SET fired = ?, last_at = ? WHERE npc = ? AND player = ? "
+                "AND name = ?",
+                (fired, last_at, npc, player, name),
+            )
+
     def goal_fired(self, npc: str, player: str, name: str, at: float | None = None) -> int:
         """Count one firing of a goal at `at` (now by default); returns the times fired."""
         at = time.time() if at is None else at

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from bridge.messages import Error, GameEvent, TurnStart
+from npc.memory import Memory
 from npc.mind.brain import MindBrain
 from npc.script.loader import ScriptOptions, Scripts
 from plugin_stubs.client import EngineClient, Session
@@ -351,3 +352,36 @@ def test_a_proactive_line_that_waits_past_wait_s_is_dropped(tmp_path: Path) -> N
             await quiet(s, 1.0)  # the pong waited 0.4 s and was dropped
 
     run(scenario)
+
+
+PASSING = """
+@goal("tip", npc="brakka", when=Event("tick"), cooldown_s=60)
+def tip(npc: Npc, trigger: Trigger) -> bool:
+    if not trigger.payload.get("ready"):
+        return False  # not now: neither the cooldown nor the count is spent
+    npc.say("Grease the knee joints, kid.")
+    return True
+"""
+
+
+def test_a_goal_function_returning_false_did_not_fire(tmp_path: Path) -> None:
+    brain = scripted(FakeLlm(reply("Hm.")), tmp_path, PASSING)
+
+    async def scenario() -> None:
+        async with running(brain) as server, engine(server) as client:
+            s = await client.open_session("brakka")
+            await event(client, "tick", ready=False)
+            await event(client, "tick", ready=False)
+            await quiet(s, 0.5)
+            await event(client, "tick", ready=True)  # fires: the passes spent no cooldown
+            assert await line(s) == "Grease the knee joints, kid."
+            await event(client, "tick", ready=True)  # now the 60 s cooldown holds
+            await quiet(s, 0.5)
+
+    run(scenario)
+    memory = Memory(brain.memory.path)
+    try:
+        state = memory.goal("brakka", "player-1", "tip")
+    finally:
+        memory.close()
+    assert state.fired == 1 and state.last_at is not None

@@ -21,7 +21,7 @@ from npc.designer.persona import NpcFile
 from npc.mind.reply import Reply
 from npc.mind.script_host import ScriptHost, turn_player
 from npc.script.api import AFTER, BEFORE, EVENT, Goal
-from npc.script.handle import Line
+from npc.script.handle import Line, Run
 from npc.script.runner import ScriptError, call, where_of
 from npc.script.types import Event, Idle, Intent, Trigger, Turn
 
@@ -55,15 +55,19 @@ class ScriptSide(ScriptHost):
         self, source: str, fn: Any, args: tuple[Any, ...], capture: bool = False
     ) -> list[Line] | None:
         """Run a hook; None when it failed (reported), else the lines it captured."""
+        run = await self._run(source, fn, args, capture)
+        return None if run is None else run.capture or []
+
+    async def _run(self, source: str, fn: Any, args: tuple[Any, ...], capture: bool) -> Run | None:
+        """Run a hook; None when it failed (reported), else how it ran."""
         try:
-            run = await call(
+            return await call(
                 fn, args, source=source, timeout_s=self.scripts.options.timeout_s,
                 pool=self.scripts.pool, capture=capture,
             )
         except ScriptError as e:
             self.report(e)
             return None
-        return run.capture or []
 
     def _passes(self, where: Any, event: Event, source: str) -> bool:
         if where is None:
@@ -81,8 +85,12 @@ class ScriptSide(ScriptHost):
         elif goal.prompt:
             lines = [Line(npc, instruction=goal.prompt)]
         else:
-            said = await self._call(goal.source, goal.fn, (self.handle(npc), trigger), capture)
-            lines = said or []
+            run = await self._run(goal.source, goal.fn, (self.handle(npc), trigger), capture)
+            if run is not None and run.result is False:  # "not now": nothing is spent
+                self.book.give_back(goal, npc, self.player)
+                log.info("%s: goal '%s' passed (%s)", npc, goal.name, trigger.kind)
+                return []
+            lines = (run.capture if run is not None else None) or []
         log.info("%s: goal '%s' fired (%s)", npc, goal.name, trigger.kind)
         if not capture:
             for line in lines:

@@ -17,6 +17,7 @@ class GoalBook:
 
     def __init__(self, memory: Memory) -> None:
         self.memory = memory
+        self._before: dict[tuple[str, str, str], tuple[int, float | None]] = {}  # at `take`
 
     def state(self, goal: Goal | None, npc: str, player: str, name: str = "") -> GoalState:
         """The goal's state; a goal the scripts do not (or no longer) define reads as off."""
@@ -37,8 +38,16 @@ class GoalBook:
         now = time.time()
         if not self.ready(goal, npc, player, now):
             return False
+        before = self.memory.goal(npc, player, goal.name)
+        self._before[(npc, player, goal.name)] = (before.fired, before.last_at)
         self.memory.goal_fired(npc, player, goal.name, now)
         return True
+
+    def give_back(self, goal: Goal, npc: str, player: str) -> None:
+        """The goal's function said it did not fire (it returned False): undo its `take`,
+        so neither `once` nor the cooldown is spent."""
+        fired, last_at = self._before.pop((npc, player, goal.name), (0, None))
+        self.memory.set_goal_fired(npc, player, goal.name, fired, last_at)
 
     def enable(self, npc: str, player: str, name: str, on: bool) -> None:
         self.memory.set_goal_enabled(npc, player, name, on)

@@ -39,6 +39,7 @@ class Run:
 
     abandoned: bool = False
     capture: list[Line] | None = None
+    result: Any = None  # what the hook returned (a goal function's False: it did not fire)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 

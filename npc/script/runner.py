@@ -54,12 +54,12 @@ async def call(
     try:
         if inspect.iscoroutinefunction(fn):
             task = loop.create_task(fn(*args), context=ctx)
-            await asyncio.wait_for(task, timeout_s)
+            run.result = await asyncio.wait_for(task, timeout_s)
         else:
             future = loop.run_in_executor(pool, ctx.run, fn, *args)
-            result = await asyncio.wait_for(future, timeout_s)
-            if inspect.isawaitable(result):  # a plain def that returned a coroutine
-                await asyncio.wait_for(result, timeout_s)
+            run.result = await asyncio.wait_for(future, timeout_s)
+            if inspect.isawaitable(run.result):  # a plain def that returned a coroutine
+                run.result = await asyncio.wait_for(run.result, timeout_s)
     except TimeoutError:
         with run.lock:
             run.abandoned = True
