@@ -10,22 +10,25 @@ once, cooldowns, memory), not on the model's wording.
 from __future__ import annotations
 
 import runpy
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bridge.messages import Error
 from npc.ears import Ears
 from npc.llm.llama import LlamaCppLlm
 from npc.memory import Memory
 from npc.script.api import collecting
-from npc.script.loader import Scripts
+from npc.script.loader import ScriptOptions, Scripts
 from npc.tts.base import Tts
 from plugin_stubs.client import Session
 from plugin_stubs.playback import Turn
 from sample_game import HERE
 from tests import test_hearing
 from tests.helpers import engine, run, running
+from tests.script_helpers import until_turn, write_script
 from tests.test_play import TURN_S, Hangar
 
 ears = test_hearing.ears
@@ -40,8 +43,8 @@ def hangar_script() -> dict[str, Any]:
         return runpy.run_path(str(HERE / "scripts" / "hangar.py"))
 
 
-def scripted(hangar: Hangar, folder: Path = HERE / "scripts") -> Hangar:
-    hangar.brain.scripts = Scripts.load(folder)
+def scripted(hangar: Hangar, folder: Path = HERE / "scripts", timeout_s: float = 2.0) -> Hangar:
+    hangar.brain.scripts = Scripts.load(folder, ScriptOptions(timeout_s=timeout_s))
     return hangar
 
 
@@ -149,3 +152,45 @@ def test_brakka_and_ilse_banter_when_the_bay_is_quiet(hangar: Hangar, tmp_path: 
     ]
     for t in turns:
         spoken(t, t.npc, "banter")
+
+
+BROKEN = """
+import time
+
+@before_turn(npc="brakka")
+def shaky(npc: Npc, turn: Turn) -> None:
+    raise KeyError("the shift roster")
+
+@on_event("mech-damaged", npc="brakka")
+def stuck(npc: Npc, event: Event) -> None:
+    time.sleep(3)
+"""
+
+
+def test_broken_hooks_are_reported_and_brakka_still_answers(
+    hangar: Hangar, tmp_path: Path
+) -> None:
+    # The hangar's own scripts plus a file a designer got wrong: a hook that raises before
+    # every turn of Brakka's and one that sleeps past the 1 s limit on an event.
+    folder = tmp_path / "scripts"
+    folder.mkdir()
+    shutil.copy(HERE / "scripts" / "hangar.py", folder / "hangar.py")
+    broken = write_script(folder, BROKEN, "broken.py")
+    scripted(hangar, folder, timeout_s=1.0)
+
+    async def scenario() -> None:
+        async with running(hangar.brain) as server, engine(server, heartbeat=True) as client:
+            hangar.game.engine = client
+            s = await hangar.open(client, "brakka", "renn")
+            hangar.world.damage("renn", "legs", 10)
+            await hangar.game.publish()
+            late = await s.next(timeout=TURN_S)
+            assert isinstance(late, Error) and late.code == "script-error", late
+            assert late.reason.startswith(f"{broken}:9: stuck ran past the 1 s limit"), late
+            await s.say("Can you look at my legs?")
+            turn, errors = await until_turn(s, TURN_S)
+            assert [(e.code, e.stage) for e in errors] == [("script-error", "script")]
+            assert errors[0].reason.startswith(f"{broken}:7: shaky: KeyError"), errors[0]
+            spoken(turn, "brakka", "player")  # the model answered as if the hook were not there
+
+    run(scenario, limit=3 * TURN_S)
