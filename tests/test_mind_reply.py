@@ -92,3 +92,15 @@ def test_junk_from_the_model_is_a_clear_backend_error(raw: str, why: str) -> Non
     with pytest.raises(BackendError) as e:
         parse_reply(raw, ACTIONS)
     assert e.value.code == BAD_OUTPUT and why in e.value.reason
+
+
+def test_an_assistant_refusal_is_told_from_a_character_s_no() -> None:
+    from npc.mind.reply import is_refusal
+
+    for refusal in ("I'm sorry, but I can't assist with that.",
+                    "I\u2019m sorry, but I can\u2019t assist with that request. Try again later.",
+                    "I cannot help you with this.", "As an AI, I have no wrench."):
+        assert is_refusal(refusal), refusal
+    for line in ("Sorry kid, no credits, no paint.", "I can't help it, that leg is shot.",
+                 "Can't assist you there, pilot: the armory is closed.", "Who took my wrench?"):
+        assert not is_refusal(line), line

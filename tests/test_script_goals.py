@@ -7,7 +7,7 @@ import asyncio
 import time
 from pathlib import Path
 
-from bridge.messages import Error, GameEvent, TurnStart
+from bridge.messages import DialogueDelta, Error, GameEvent, TurnStart
 from npc.memory import Memory
 from npc.mind.brain import MindBrain
 from npc.script.loader import ScriptOptions, Scripts
@@ -385,3 +385,37 @@ def test_a_goal_function_returning_false_did_not_fire(tmp_path: Path) -> None:
     finally:
         memory.close()
     assert state.fired == 1 and state.last_at is not None
+
+
+PROMPTED = """
+@on_event("hit", npc="quartermaster")
+def react(npc: Npc, event: Event) -> None:
+    npc.prompt("A mech was hit. React in one line.")
+"""
+REFUSED = reply("I'm sorry, but I can't assist with that.")
+
+
+def test_a_scripted_line_that_comes_out_as_a_refusal_is_made_again_or_dropped(
+    tmp_path: Path,
+) -> None:
+    llm = FakeLlm(REFUSED, reply("That arm will cost me an actuator."), REFUSED, REFUSED,
+                  reply("Hm."))
+    brain = scripted(llm, tmp_path, PROMPTED)
+
+    async def scenario() -> None:
+        async with running(brain) as server, engine(server) as client:
+            s = await client.open_session("quartermaster")
+            await event(client, "hit")  # refused, then made again: said
+            turn = await s.turn(5.0)
+            assert turn.text == "That arm will cost me an actuator.", turn.messages
+            assert "sorry" not in "".join(
+                m.text for m in turn.messages if isinstance(m, DialogueDelta))
+            await event(client, "hit")  # refused twice: dropped, nothing said
+            turn = await s.turn(5.0)
+            assert turn.text == "" and not turn.audio, turn.messages
+            assert (await talk(s, "hello")).text == "Hm."  # the NPC goes on
+
+    run(scenario)
+    cues = [r for r in llm.requests if "A mech was hit" in str(r.messages)]
+    assert len(cues) == 4  # each refusal was made once more, never more
+    assert cues[1].decoding.temperature > cues[0].decoding.temperature

@@ -20,9 +20,9 @@ from bridge.errors import BackendError, BridgeError
 from bridge.messages import DialogueFinal, Error
 from npc import steer
 from npc.designer.persona import NpcFile
-from npc.llm.base import ChatMessage
+from npc.llm.base import ChatMessage, LlmRequest
 from npc.mind import prompt
-from npc.mind.reply import SAY_CHARS, reply_schema
+from npc.mind.reply import SAY_CHARS, is_refusal, reply_schema
 from npc.script.handle import Line
 from npc.script.runner import ScriptError
 from npc.script.types import Idle
@@ -39,6 +39,7 @@ TICK_S = 0.05  # how often a waiting line looks again; idle time is measured on 
 # ("The mech's left arm is down to 40 percent. React in one short line...") or introduced
 # itself; after these it said "The spare parts cost 450 credits, or 300 for a rebuilt one"
 # (the quartermaster, with her lore) for a damaged arm.
+REFUSAL_ATTEMPTS = 2  # a scripted line that comes out as a refusal is made once more
 OWN_WORDS = "Say only your own words, not this note."  # the model read notes back less
 CUES = (
     ("(A crate falls off a loader behind you. React in one short line.)",
@@ -135,10 +136,35 @@ async def say_lines(conv: MindConversation, npc: NpcFile, lines: list[Line], beg
         request = conv.brain.request(npc, {}, context, cue, attrs, schema)
         if request.messages:  # a chat model: the cue after examples of cues
             request = dataclasses.replace(request, messages=cue_messages(npc, context, cue, attrs))
+        await _made_line(conv, npc, request, began)
+
+
+async def _made_line(
+    conv: MindConversation, npc: NpcFile, request: LlmRequest, began: float
+) -> None:
+    """A line the model makes on a script's cue, written whole before it is said: one
+    that is an assistant's refusal is written once more, hotter, then dropped unsaid."""
+    for attempt in range(REFUSAL_ATTEMPTS):
+        conv.holding = True
         try:
-            await conv._generate(request, {}, began)
+            reply = await conv._generate(request, {}, began)
         except BackendError as e:
             conv.out.send(Error.of(e, session=conv.info.session, stage="llm"))
+            return
+        finally:
+            conv.holding = False
+        text = conv.said.pop() if conv.said else ""
+        if text and not is_refusal(text):
+            if reply.emotion and conv.speaker is not None:
+                conv.speaker.emotion(reply.emotion)
+            conv._say(text)
+            return
+        log.info("%s: %s's scripted line was a refusal (%r)%s", conv.info.session, npc.id,
+                 text, "; again, hotter" if attempt + 1 < REFUSAL_ATTEMPTS else "; dropped")
+        d = request.decoding
+        seed = None if d.seed is None else d.seed + 1
+        request = dataclasses.replace(request, decoding=dataclasses.replace(
+            d, temperature=max(d.temperature, 0.6) + 0.3, seed=seed))
 
 
 def cue_messages(

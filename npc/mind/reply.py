@@ -87,6 +87,21 @@ def reply_schema(
     }
 
 
+# An assistant's refusal, not a character's line: the 0.5B model falls back on it when a
+# cue puzzles it ("I'm sorry, but I can't assist with that."), and in a group session the
+# next NPC then reads it back. A script's or a banter's line like this is never said.
+REFUSAL = re.compile(
+    r"\b(?:can(?:'|no)?t|cannot|unable to) (?:assist|help)(?: you)? with (?:that|this|the|your)"
+    r"|\bas an ai\b|\blanguage model\b",
+    re.IGNORECASE,
+)
+
+
+def is_refusal(text: str) -> bool:
+    """Whether `text` is the model refusing as an assistant rather than speaking."""
+    return bool(REFUSAL.search(text.replace("\u2019", "'")))
+
+
 def parse_reply(raw: str, actions: dict[str, dict[str, Any]]) -> Reply:
     """The reply in `raw`; BackendError (code bad-model-output) when it is not one."""
     try:

@@ -25,7 +25,7 @@ from bridge.messages.dialogue import EMOTIONS
 from npc.designer.persona import NpcFile
 from npc.llm.base import ChatMessage, Decoding, LlmRequest
 from npc.mind import prompt
-from npc.mind.reply import SAY_CHARS, reply_schema
+from npc.mind.reply import SAY_CHARS, is_refusal, reply_schema
 from npc.roster import session_npcs
 
 if TYPE_CHECKING:
@@ -84,9 +84,9 @@ async def run(conv: MindConversation, order: list[str], about: str, lines: int) 
         others = [conv.file(n).name for n in order if n != npc]
         for attempt in range(ATTEMPTS):
             text, emotion, done = await _write(conv, conv.file(npc), others, about, attempt)
-            if text and not _repeats(text, said):
+            if text and not _repeats(text, said) and not is_refusal(text):
                 break
-        if not text or _repeats(text, said):
+        if not text or _repeats(text, said) or is_refusal(text):
             log.info("%s: banter ended after %d lines (%s had nothing new)",
                      conv.info.session, i, npc)
             return
