@@ -99,8 +99,10 @@ def test_an_assistant_refusal_is_told_from_a_character_s_no() -> None:
 
     for refusal in ("I'm sorry, but I can't assist with that.",
                     "I\u2019m sorry, but I can\u2019t assist with that request. Try again later.",
-                    "I cannot help you with this.", "As an AI, I have no wrench."):
+                    "I cannot help you with this.", "As an AI, I have no wrench.",
+                    "I'm sorry, but I can't do that. But you're welcome to Bay 7."):
         assert is_refusal(refusal), refusal
     for line in ("Sorry kid, no credits, no paint.", "I can't help it, that leg is shot.",
-                 "Can't assist you there, pilot: the armory is closed.", "Who took my wrench?"):
+                 "Can't assist you there, pilot: the armory is closed.", "Who took my wrench?",
+                 "Four cells, and I'm sorry, but I can't give you a fifth."):
         assert not is_refusal(line), line

@@ -92,7 +92,8 @@ def reply_schema(
 # next NPC then reads it back. A script's or a banter's line like this is never said.
 REFUSAL = re.compile(
     r"\b(?:can(?:'|no)?t|cannot|unable to) (?:assist|help)(?: you)? with (?:that|this|the|your)"
-    r"|\bas an ai\b|\blanguage model\b",
+    r"|\bas an ai\b|\blanguage model\b"
+    r"|^\W*i(?:'m| am) sorry, but i (?:can(?:'|no)?t|cannot)\b",
     re.IGNORECASE,
 )
 
