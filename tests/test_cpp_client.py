@@ -73,6 +73,7 @@ def test_npc_talk_hears_acts_animates_and_survives_a_bad_message(
     # player's own audio as the NPC's voice (1.13 s of 16 kHz speech at 24 kHz) and jaw frames.
     assert {"paint", "red"} <= set(re.findall(r"[a-z]+", str(s["transcript"]).lower()))
     assert s["dialogue"] == f"You said: {s['transcript']}"
+    assert (s["turn_npc"], s["turn_cause"]) == ("brakka", "player")  # turn-start, first
     assert s["face_channels"] == 52
     assert isinstance(s["audio_samples"], int) and s["audio_samples"] > 20000
     assert isinstance(s["face_frames"], int)

@@ -73,9 +73,13 @@ npc_bridge::Callbacks Inbox::callbacks() {
     put("interrupted", Value::object({{"turn", m.turn}, {"stop_sample", m.stop_sample},
                                        {"reason", m.reason}}));
   };
+  cb.on_turn_start = [this](const nb::TurnStart& m) {
+    put("turn-start", Value::object({{"turn", m.turn}, {"npc", m.npc}, {"player", m.player},
+                                      {"cause", m.cause}}));
+  };
   cb.on_turn_end = [this](const nb::TurnEnd& m) {
     put("turn-end", Value::object({{"session", m.session}, {"turn", m.turn},
-                                    {"reason", m.reason},
+                                    {"npc", m.npc}, {"reason", m.reason},
                                     {"audio_samples", m.audio_samples}}));
   };
   cb.on_error = [this](const nb::Error& m) {

@@ -117,6 +117,14 @@ Value Scenario::talk(const std::string& npc, const Wav& wav, bool realtime) {
   check(!transcripts.empty() && transcripts.back()->info["final"].as_bool(), "a final transcript");
   std::string transcript = transcripts.back()->info["text"].as_string();
   check(!transcript.empty(), "the transcript has words");
+  auto starts = of(heard, "turn-start");
+  auto first = std::find_if(heard.begin(), heard.end(),
+                            [](const Event& e) { return e.type != "transcript"; });
+  check(starts.size() == 1 && first != heard.end() && first->type == "turn-start",
+        "turn-start first in the NPC's turn");
+  std::string turn_npc = starts.empty() ? "" : starts[0]->info["npc"].as_string();
+  std::string turn_cause = starts.empty() ? "" : starts[0]->info["cause"].as_string();
+  check(heard.back().info["npc"].as_string() == turn_npc, "turn-end names the turn's NPC");
   std::string said = final_line(heard);
   check(said.rfind("You said: ", 0) == 0, "the echo brain says 'You said: ...', got: " + said);
   auto headers = of(heard, "face-header");
@@ -144,10 +152,11 @@ Value Scenario::talk(const std::string& npc, const Wav& wav, bool realtime) {
   }
   check(samples > 0 && samples == heard.back().info["audio_samples"].as_int(),
         "NPC audio adds up to turn-end.audio_samples");
-  checks_ += 8;
+  checks_ += 10;
 
   // 2. An engine action: the echo brain calls paint_mech, the engine answers.
   client_.send_text(kSession, R"(call paint_mech {"color": "red"})");
+  check(expect("turn-start", kWait).info["npc"].as_string() == turn_npc, "the same NPC acts");
   Event call = expect("action-call", kWait);
   check(call.info["name"].as_string() == "paint_mech", "the call names paint_mech");
   check(call.info["arguments"]["color"].as_string() == "red", "the call's color is red");
@@ -185,7 +194,8 @@ Value Scenario::talk(const std::string& npc, const Wav& wav, bool realtime) {
        {"face_channels", std::int64_t(channels.size())}, {"audio_samples", samples},
        {"error", Value::object({{"code", error.info["code"]}, {"ref_seq", error.info["ref_seq"]},
                                 {"seq", std::int64_t(bad)}})},
-       {"after_error", still}, {"heartbeats", beats},
+       {"after_error", still}, {"heartbeats", beats}, {"turn_npc", turn_npc},
+       {"turn_cause", turn_cause},
        {"late_interruptions", std::int64_t(late_stops_.size())}, {"seconds", secs}});
 }
 

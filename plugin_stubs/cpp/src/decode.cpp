@@ -78,6 +78,7 @@ TurnEnd turn_end(const Value& h) {
   TurnEnd t;
   t.session = str(h, "session");
   t.turn = num(h, "turn");
+  t.npc = str(h, "npc");
   t.reason = str(h, "reason");
   t.audio_samples = h["audio_samples"].as_int();
   for (const auto& [k, v] : h["latency_ms"].as_map()) t.latency_ms[k] = v.as_float();
@@ -111,7 +112,8 @@ void dispatch(const std::string& type, const Value& h,
   if (type == "face-frames") return call(cb.on_face_frames, face_frames(type, h, frames));
   static const char* const kHeaderOnly[] = {
       "welcome", "error", "session-opened", "session-closed", "transcript", "dialogue-delta",
-      "dialogue-final", "action-call", "face-header", "emotion", "interrupted", "turn-end"};
+      "dialogue-final", "action-call", "face-header", "emotion", "interrupted", "turn-start",
+      "turn-end"};
   bool known = false;
   for (const char* name : kHeaderOnly) known = known || type == name;
   if (!known) {
@@ -151,6 +153,9 @@ void dispatch(const std::string& type, const Value& h,
   } else if (type == "interrupted") {
     call(cb.on_interrupted, Interrupted{str(h, "session"), num(h, "turn"),
                                         h["stop_sample"].as_int(), str(h, "reason")});
+  } else if (type == "turn-start") {
+    call(cb.on_turn_start, TurnStart{str(h, "session"), num(h, "turn"), str(h, "npc"),
+                                     str(h, "player"), str(h, "cause")});
   } else if (type == "turn-end") {
     call(cb.on_turn_end, turn_end(h));
   }

@@ -63,6 +63,7 @@ struct Callbacks {  // all optional; all run on the I/O thread
   std::function<void(const FaceFrames&)> on_face_frames;
   std::function<void(const Emotion&)> on_emotion;
   std::function<void(const Interrupted&)> on_interrupted;
+  std::function<void(const TurnStart&)> on_turn_start;
   std::function<void(const TurnEnd&)> on_turn_end;
   std::function<void(const Error&)> on_error;
   std::function<void(double rtt_ms)> on_heartbeat;  // the brain echoed one of ours

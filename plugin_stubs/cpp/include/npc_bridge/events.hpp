@@ -100,9 +100,19 @@ struct Interrupted {
   std::string reason;  // "barge-in", "cancel"
 };
 
+// First in every NPC turn: whose voice, face, text and actions the turn's messages are.
+struct TurnStart {
+  std::string session;
+  int turn = 0;
+  std::string npc;     // the NPC speaking (one of the session's npcs)
+  std::string player;  // the player it answers or speaks to ("" in a banter)
+  std::string cause;   // "player", "script" or "banter"
+};
+
 struct TurnEnd {
   std::string session;
   int turn = 0;
+  std::string npc;  // the NPC whose turn ended
   std::string reason;  // "done", "interrupted", "cancelled", "error"
   std::int64_t audio_samples = 0;
   std::map<std::string, double> latency_ms;
