@@ -10,8 +10,9 @@ into an open microphone, as a headset would.
 
 Act two (with the thinking brain) is the hangar floor: one group session with Brakka and
 Quartermaster Ilse, where the NPCs' scripts (sample_game/scripts/hangar.py) act on their
-own: the pilot walks in and is greeted, asks about the reactor aloud and hears Brakka's
-secret, a mech takes a hit and Ilse reacts, then the bay goes quiet and the two banter.
+own: the pilot walks in and is greeted, a mech takes a hit and Ilse reacts, the pilot asks
+about the reactor aloud and hears Brakka's secret, then the bay goes quiet and the two
+banter.
 """
 
 from __future__ import annotations
@@ -53,8 +54,8 @@ SCRIPT = [
 # Act two, on the hangar floor: (what happens, the player's line or the place or part)
 FLOOR = [
     ("enter", "mech bay"),  # Brakka's greeting goal
-    ("voice", "What's wrong with the reactor?"),  # Brakka's secret: a goal on the intent
     ("damage", "arms"),  # Ilse's reaction goal
+    ("voice", "What's wrong with the reactor?"),  # Brakka's secret: a goal on the intent
     ("quiet", ""),  # Brakka's idle goal: he and Ilse banter
 ]
 # Stages, in ms from the end of the player's input (the last speech sample sent, or the
@@ -81,7 +82,7 @@ class SceneTurn:
 def floor_complete(turns: list[SceneTurn]) -> bool:
     """Act two happened as written: greeted, the secret told, the reaction, a banter."""
     kinds = [t.kind for t in turns if t.act == 2]
-    return kinds[:3] == ["event", "voice", "event"] and kinds[3:].count("quiet") >= 2
+    return kinds[:3] == ["event", "event", "voice"] and kinds[3:].count("quiet") >= 2
 
 
 async def play(out: Path, config: Path = CONFIG) -> tuple[list[SceneTurn], dict[str, Any]]:
