@@ -106,3 +106,20 @@ def test_an_assistant_refusal_is_told_from_a_character_s_no() -> None:
                  "Can't assist you there, pilot: the armory is closed.", "Who took my wrench?",
                  "Four cells, and I'm sorry, but I can't give you a fifth."):
         assert not is_refusal(line), line
+
+
+def test_the_npc_s_refusals_are_left_out_of_the_history_it_is_shown() -> None:
+    from npc.memory import TurnRecord
+    from npc.mind.prompt import history_turns
+
+    def rec(i: int, role: str, text: str) -> TurnRecord:
+        return TurnRecord(i, "quartermaster", "p1", "s1", role, text, None, None, 0.0)
+
+    history = [rec(1, "player", "Give me a wrench."),
+               rec(2, "npc", "I'm sorry, but I can't do that."),
+               rec(3, "player", "Three power cells, please."),
+               rec(4, "npc", "Three cells, signed out to you.")]
+    turns = history_turns(history)
+    assert [role for role, _ in turns] == ["User", "Assistant"]
+    assert "Give me a wrench." in turns[0][1] and "Three power cells" in turns[0][1]
+    assert "sorry" not in " ".join(text for _, text in turns)

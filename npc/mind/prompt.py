@@ -17,6 +17,7 @@ from npc import steer
 from npc.designer.persona import NpcFile
 from npc.llm.base import ChatMessage, Decoding, LlmRequest
 from npc.memory import TurnRecord
+from npc.mind.reply import is_refusal
 
 RULES = """\
 Stay in character. Speak as {name} would, in plain spoken words: no lists, no markdown,
@@ -148,6 +149,8 @@ def history_turns(history: Sequence[TurnRecord]) -> list[tuple[str, str]]:
         if rec.role == "player":
             role, content = "User", rec.text
         elif rec.role == "npc":
+            if is_refusal(rec.text):  # shown to the model, one refusal breeds the next
+                continue
             meta = rec.meta or {}
             role, content = "Assistant", reply_json(
                 rec.text, str(meta.get("action", "")), meta.get("arguments")
