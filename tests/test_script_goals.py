@@ -419,3 +419,15 @@ def test_a_scripted_line_that_comes_out_as_a_refusal_is_made_again_or_dropped(
     cues = [r for r in llm.requests if "A mech was hit" in str(r.messages)]
     assert len(cues) == 4  # each refusal was made once more, never more
     assert cues[1].decoding.temperature > cues[0].decoding.temperature
+
+
+def test_an_intent_matches_when_the_player_names_the_npc(tmp_path: Path) -> None:
+    brain = scripted(FakeLlm(reply("Generated.")), tmp_path, INTENT)
+
+    async def scenario() -> None:
+        async with running(brain) as server, engine(server) as client:
+            s = await client.open_session("brakka")
+            turn = await talk(s, "Brakka, what's wrong with the reactor?")
+            assert turn.text == "Keep it down. The north reactor has been leaking for a week."
+
+    run(scenario)

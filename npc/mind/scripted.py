@@ -13,6 +13,7 @@ import asyncio
 import dataclasses
 import logging
 import random
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -177,6 +178,7 @@ class ScriptSide(ScriptHost):
         if not goals:
             return None, 0.0
         phrases = [g.when.phrases for g in goals if isinstance(g.when, Intent)]
+        text = _unnamed(text, self.conv.file(npc).name)
         scores = await asyncio.to_thread(self.brain.intents.scores, text, phrases)
         default = self.scripts.options.intent_threshold
         best: tuple[Goal | None, float] = (None, 0.0)
@@ -239,3 +241,12 @@ class ScriptSide(ScriptHost):
 def _copy(turn: Turn) -> Turn:
     """A copy for one hook: what a failed or late hook did to it is dropped with it."""
     return dataclasses.replace(turn, facts=list(turn.facts), arguments=dict(turn.arguments))
+
+
+def _unnamed(text: str, name: str) -> str:
+    """The line without the words of the NPC's name: "Brakka, what's wrong with the
+    reactor?" asks what "what's wrong with the reactor?" asks (the name alone moved the
+    line's similarity to the intent from 0.93 to 0.55)."""
+    words = {w.lower() for w in re.findall(r"\w+", name)}
+    kept = [w for w in re.split(r"(\W+)", text) if w.lower() not in words]
+    return "".join(kept).strip(" ,.!?") or text
