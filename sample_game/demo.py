@@ -55,7 +55,7 @@ SCRIPT = [
 FLOOR = [
     ("enter", "mech bay"),  # Brakka's greeting goal
     ("damage", "arms"),  # Ilse's reaction goal
-    ("voice", "What's wrong with the reactor?"),  # Brakka's secret: a goal on the intent
+    ("voice", "Brakka, what's wrong with the reactor?"),  # his secret: a goal on the intent
     ("quiet", ""),  # Brakka's idle goal: he and Ilse banter
 ]
 # Stages, in ms from the end of the player's input (the last speech sample sent, or the
