@@ -122,12 +122,12 @@ class Hearing:
 
     def feed(self, pcm: bytes, sample_rate: int, channels: int) -> None:
         """A chunk of player audio, stamped now: its arrival is the trace's clock."""
-        seconds = len(pcm) / (2 * channels * sample_rate)
+        chunk = _Chunk(pcm, sample_rate, channels, time.perf_counter())
         if self.backlog_s >= BACKLOG_S:  # faster than real time for long: it cannot be heard
-            self._overflow(seconds)
+            self._overflow(chunk.seconds)
             return
-        self.backlog_s += seconds
-        self.queue.put_nowait(_Chunk(pcm, sample_rate, channels, time.perf_counter()))
+        self.backlog_s += chunk.seconds
+        self.queue.put_nowait(chunk)
 
     def end_audio(self) -> None:
         """Push-to-talk released: the turn ends now, whatever the VAD says."""
@@ -154,10 +154,12 @@ class Hearing:
             # Everything waiting goes to the VAD in one call (up to BATCH_S of audio): one
             # thread hop per batch, not per chunk, so a session that fell behind catches up.
             batch: list[_Chunk] = []
+            seconds = 0.0  # of audio in the batch
             item = await self.queue.get()
             while item is not None:
                 batch.append(item)
-                if self.queue.empty() or sum(c.seconds for c in batch) >= BATCH_S:
+                seconds += item.seconds
+                if self.queue.empty() or seconds >= BATCH_S:
                     break
                 item = self.queue.get_nowait()
             try:
@@ -172,7 +174,7 @@ class Hearing:
                 self._drop_utterance()
                 self.listener.failed(e)
             finally:
-                self.backlog_s = max(0.0, self.backlog_s - sum(c.seconds for c in batch))
+                self.backlog_s = max(0.0, self.backlog_s - seconds)
                 if self.dropped_s and self.backlog_s < BACKLOG_S / 2:
                     log.warning("hearing caught up; %.1f s of player audio dropped", self.dropped_s)
                     self.dropped_s = 0.0

@@ -8,7 +8,7 @@ import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bridge.errors import BackendError
@@ -38,6 +38,14 @@ class Decoding:
     # tokens that spell the word whole (with and without a leading space, lower and
     # capitalised); one that cannot ignores it.
     word_bias: tuple[tuple[str, float], ...] = ()
+
+    def hotter(self, attempt: int) -> Decoding:
+        """The settings for try number `attempt` (0: these) at a line the model wrote badly
+        (a repeat, a refusal): hotter by 0.3 a try, and another seed."""
+        if not attempt:
+            return self
+        seed = None if self.seed is None else self.seed + attempt
+        return replace(self, temperature=self.temperature + 0.3 * attempt, seed=seed)
 
 
 @dataclass(slots=True)

@@ -45,6 +45,11 @@ class Outcome:
         return f"{self.name} done: {self.result}"
 
 
+def python_action(spec: ActionSpec) -> dict[str, Any]:
+    """A Python action as `available` lists it."""
+    return {"description": spec.description, "parameters": spec.parameters, "kind": "python"}
+
+
 def available(
     npc: NpcFile, python: Mapping[str, ActionSpec], engine: list[dict[str, Any]]
 ) -> dict[str, dict[str, Any]]:
@@ -55,9 +60,7 @@ def available(
         if spec is None:
             log.warning("%s: allowed action '%s' is not defined in any action file", npc.id, name)
             continue
-        out[name] = {
-            "description": spec.description, "parameters": spec.parameters, "kind": "python"
-        }
+        out[name] = python_action(spec)
     for tool in engine:
         fn = tool["function"]
         name = fn["name"]

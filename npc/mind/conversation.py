@@ -15,7 +15,6 @@ import asyncio
 import dataclasses
 import json
 import logging
-import time
 from typing import TYPE_CHECKING, Any
 
 from bridge.errors import BackendError, BridgeError
@@ -193,7 +192,6 @@ class MindConversation(TalkingConversation):
         player = player or self.info.player
         npc = self.file(npc_id) if npc_id else self.npc
         b, attrs = self.brain, self.attributes(npc)
-        began = time.perf_counter()
         self.brain.quiet()
         if self.prefill is not None:  # what it evaluated stays; the turn takes the model
             self.prefill.stop()
@@ -222,11 +220,11 @@ class MindConversation(TalkingConversation):
         request = dataclasses.replace(request, usage=self.trace.usage())  # tokens, for the log
         try:
             if plan is not None and plan.lines:  # the scripts answer: nothing is generated
-                await proactive.say_lines(self, npc, plan.lines, began)
+                await proactive.say_lines(self, npc, plan.lines)
                 reply = None
             else:
                 self.holding = self.scripts is not None and self.scripts.holds(npc.id)
-                reply = await self._generate(request, schemas, began)
+                reply = await self._generate(request, schemas)
             if reply is not None and self.scripts is not None:
                 reply = await self.scripts.review(npc, text, reply)
         except BackendError as e:
@@ -257,7 +255,7 @@ class MindConversation(TalkingConversation):
             b.summarize_later(npc, player)
 
     async def _generate(
-        self, request: LlmRequest, schemas: dict[str, dict[str, Any]], began: float
+        self, request: LlmRequest, schemas: dict[str, dict[str, Any]]
     ) -> Reply:
         stream = SayStream()
         self.streaming = ""
@@ -331,7 +329,7 @@ class MindConversation(TalkingConversation):
         schema = reply_schema({}, SAY_CHARS[1])
         request = LlmRequest(messages, schema=schema, decoding=Decoding(max_tokens=64))
         try:
-            reply = await self._generate(request, {}, time.perf_counter())
+            reply = await self._generate(request, {})
         except BackendError as e:
             log.warning("%s: follow-up line failed: %s", npc.id, e)
             return ""

@@ -120,7 +120,7 @@ class Proactive:
                              item.emotion), npc=item.npc, cause="script")
 
 
-async def say_lines(conv: MindConversation, npc: NpcFile, lines: list[Line], began: float) -> None:
+async def say_lines(conv: MindConversation, npc: NpcFile, lines: list[Line]) -> None:
     """Say script lines in the turn in flight: as written, or made following an instruction."""
     for line in lines:
         if line.text:
@@ -136,18 +136,19 @@ async def say_lines(conv: MindConversation, npc: NpcFile, lines: list[Line], beg
         request = conv.brain.request(npc, {}, context, cue, attrs, schema)
         if request.messages:  # a chat model: the cue after examples of cues
             request = dataclasses.replace(request, messages=cue_messages(npc, context, cue, attrs))
-        await _made_line(conv, npc, request, began)
+        await _made_line(conv, npc, request)
 
 
 async def _made_line(
-    conv: MindConversation, npc: NpcFile, request: LlmRequest, began: float
+    conv: MindConversation, npc: NpcFile, request: LlmRequest
 ) -> None:
     """A line the model makes on a script's cue, written whole before it is said: one
     that is an assistant's refusal is written once more, hotter, then dropped unsaid."""
     for attempt in range(REFUSAL_ATTEMPTS):
         conv.holding = True
         try:
-            reply = await conv._generate(request, {}, began)
+            hotter = request.decoding.hotter(attempt)
+            reply = await conv._generate(dataclasses.replace(request, decoding=hotter), {})
         except BackendError as e:
             conv.out.send(Error.of(e, session=conv.info.session, stage="llm"))
             return
@@ -161,10 +162,6 @@ async def _made_line(
             return
         log.info("%s: %s's scripted line was a refusal (%r)%s", conv.info.session, npc.id,
                  text, "; again, hotter" if attempt + 1 < REFUSAL_ATTEMPTS else "; dropped")
-        d = request.decoding
-        seed = None if d.seed is None else d.seed + 1
-        request = dataclasses.replace(request, decoding=dataclasses.replace(
-            d, temperature=max(d.temperature, 0.6) + 0.3, seed=seed))
 
 
 def cue_messages(
@@ -187,17 +184,16 @@ async def speak(conv: MindConversation, line: Line) -> None:
     """A turn of the NPC's own: a script's line, spoken with its voice and face."""
     b = conv.brain
     npc = conv.npcs.get(line.npc) or conv.npc
-    began = time.perf_counter()
     b.quiet()
     conv.said = []
     conv.speaker = b.speaker(conv, npc)
-    await say_lines(conv, npc, [line], began)
+    await say_lines(conv, npc, [line])
     conv.out.send(
         DialogueFinal(session=conv.info.session, turn=conv.turn, text=" ".join(conv.said))
     )
     if conv.speaker is not None:
         await conv.speaker.finish()
-        conv.trace.update({"spoken": round((time.perf_counter() - began) * 1000, 3)})
+        conv.trace.mark("spoken")
     said = " ".join(conv.said)
     if said:
         conv.group.said(npc.id, said, conv.info.player)  # the next answer sees it

@@ -176,9 +176,8 @@ def _request(
     schema["properties"]["done"] = {"type": "boolean"}
     schema["required"] = [*schema["required"], "done"]
     o = conv.brain.options
-    seed = None if o.seed is None else o.seed + attempt
-    decoding = Decoding(max_tokens=MAX_TOKENS, temperature=o.temperature + 0.3 * attempt,
-                        seed=seed, repeat_penalty=REPEAT_PENALTY)
+    decoding = Decoding(max_tokens=MAX_TOKENS, temperature=o.temperature, seed=o.seed,
+                        repeat_penalty=REPEAT_PENALTY).hotter(attempt)
     return LlmRequest(tuple(messages), schema=schema, decoding=decoding)
 
 

@@ -81,10 +81,7 @@ class ScriptHost(abc.ABC):
         npc = conv.npcs.get(npc_id) or conv.npc
         actions = acting.available(npc, b.designs.actions, conv.info.actions)
         for spec_name, spec in b.designs.actions.items():  # scripts may use any Python action
-            actions.setdefault(
-                spec_name,
-                {"description": spec.description, "parameters": spec.parameters, "kind": "python"},
-            )
+            actions.setdefault(spec_name, acting.python_action(spec))
         context = acting.BrainContext(npc.id, self.player, self.session, b.memory)
         try:
             outcome = await acting.run(
