@@ -9,6 +9,7 @@ the hangover confirms the end of the turn the transcript is nearly or already th
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 import time
@@ -67,6 +68,9 @@ class Listener(Protocol):
     def partial(self, text: str, speech_ms: float) -> None: ...
     def final(self, text: str, trace: Trace) -> None: ...
     def failed(self, error: BridgeError) -> None: ...
+    # The transcript decoded at a pause, before the hangover confirms the turn ("": the
+    # player went on, forget it): work on the answer may start on it.
+    def tentative(self, text: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +94,7 @@ class _Utterance:
     partial_due: int = 0  # speech samples at which the next partial is due
     partial_busy: bool = False
     finished: bool = False  # the final went out: late partials are stale
+    told: bool = False  # the listener has a tentative transcript of this pause
     last_speech_at: float = 0.0  # perf_counter when the last speech sample arrived
     trace: dict[str, float] = field(default_factory=dict)
 
@@ -240,12 +245,25 @@ class Hearing:
             short = self.turns.speech < self._ms(self.config.barge_in_ms)
             if not (short and self.listener.npc_speaking()):
                 u.speculative = self._submit(u.stream.final)
+                u.speculative.add_done_callback(functools.partial(self._tentative, u))
         elif ev.event is Event.RESUME:
             if u.speculative is not None:
                 u.speculative.cancel()  # the player went on: that guess is stale
             u.speculative = None
+            if u.told:
+                u.told = False
+                self.listener.tentative("")
         elif ev.event is Event.END_OF_TURN:
             await self._end_turn(push_to_talk=False, speech=ev.speech_samples)
+
+    def _tentative(self, u: _Utterance, f: asyncio.Future[str]) -> None:
+        """The pause's decode is done: tell the listener, if the player is still silent."""
+        if u.finished or f is not u.speculative or f.cancelled() or f.exception() is not None:
+            return
+        if not self.turns.in_utterance or self.turns.speaking or not f.result().strip():
+            return  # the turn is over (the final follows at once) or the player went on
+        u.told = True
+        self.listener.tentative(f.result().strip())
 
     def _maybe_partial(self, u: _Utterance) -> None:
         if u.partial_busy or u.speculative is not None or self.turns.speech < u.partial_due:

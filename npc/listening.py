@@ -58,6 +58,9 @@ class Listening(abc.ABC):
     @abc.abstractmethod
     def on_partial(self, text: str, player: str) -> None: ...
 
+    def on_tentative(self, text: str, player: str) -> None:
+        """`player` paused after saying `text` ("": they went on); a brain may start on it."""
+
     def player_of(self, player: str) -> str:
         """The player a message names ("" = the session's); unknown-player if not in it."""
         if not player:
@@ -105,6 +108,13 @@ class Listening(abc.ABC):
             self.interrupt("barge-in")
         self.on_partial(text, player)
 
+    def tentative(self, text: str) -> None:
+        self.heard_tentative(self.info.player, text)
+
+    def heard_tentative(self, player: str, text: str) -> None:
+        """`player` paused and this is what they said ("": they went on); not yet a turn."""
+        self.on_tentative(text, player)
+
     def _barge_in_ms(self) -> int:
         return self.hearing.config.barge_in_ms if self.hearing is not None else 0
 
@@ -147,6 +157,9 @@ class PlayerEars:
 
     def final(self, text: str, trace: dict[str, float]) -> None:
         self.conv.heard_final(self.player, text, trace)
+
+    def tentative(self, text: str) -> None:
+        self.conv.heard_tentative(self.player, text)
 
     def failed(self, error: BridgeError) -> None:
         self.conv.failed(error)

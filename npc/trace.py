@@ -17,6 +17,7 @@ log = logging.getLogger("npc_bridge.latency")
 
 # The marks, in the order a turn reaches them (docs/latency.md says what each one is).
 STAGES = (
+    "ahead",  # spoken: the model began the reply at the pause, before the turn was confirmed
     "end_of_turn",  # spoken: the VAD's hangover ran out
     "transcript",  # spoken: the final transcript is decoded
     "prepared",  # lore and memory gathered, the prompt built
@@ -47,6 +48,10 @@ class Trace(dict[str, float]):
         """A Usage for the turn's generation: its token counts join the log line."""
         self._usage = Usage()
         return self._usage
+
+    def adopt(self, usage: Usage) -> None:
+        """The turn's generation counts its tokens in `usage` (one begun ahead of it)."""
+        self._usage = usage
 
     def mark(self, stage: str, at: float | None = None) -> None:
         if stage not in self:

@@ -15,6 +15,7 @@ import asyncio
 import dataclasses
 import json
 import logging
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from bridge.errors import BackendError, BridgeError
@@ -33,15 +34,9 @@ from npc import steer
 from npc.designer.persona import NpcFile
 from npc.llm.base import ChatMessage, Decoding, LlmRequest
 from npc.mind import acting, proactive, prompt, recall, scene
+from npc.mind.ahead import Ahead, prepare
 from npc.mind.group import Group
-from npc.mind.reply import (
-    SAY_CHARS,
-    SAY_MIN_CHARS,
-    Reply,
-    SayStream,
-    parse_reply,
-    reply_schema,
-)
+from npc.mind.reply import SAY_CHARS, Reply, SayStream, parse_reply, reply_schema
 from npc.mind.speculate import Prefill
 from npc.script.handle import Line
 from npc.talking import Reply as TurnFactory
@@ -76,6 +71,7 @@ class MindConversation(TalkingConversation):
         self.npcs: dict[str, NpcFile] = {n.id: n for n in (npc, *others)}
         self.group = Group(list(self.npcs), self.players, self.file)
         self.prefill = Prefill(self) if brain.options.speculate else None
+        self.ahead = Ahead(self) if brain.options.speculate else None
         self.scene: asyncio.Task[None] | None = None  # the banter running, if any
         self.last_raw = ""  # the model's whole output for the last generated line
         self.overrides = dict(info.steer)  # the session's changes to the NPC's defaults
@@ -173,11 +169,17 @@ class MindConversation(TalkingConversation):
         self.brain.conversations.discard(self)
         if self.prefill is not None:
             self.prefill.stop()
+        if self.ahead is not None:
+            self.ahead.drop()
         await super().close()
 
     def on_partial(self, text: str, player: str) -> None:
         if self.prefill is not None:
             self.prefill.partial(text, player)
+
+    def on_tentative(self, text: str, player: str) -> None:
+        if self.ahead is not None:
+            self.ahead.tentative(text, player)
 
     def on_text(self, text: str, player: str = "", npc: str = "") -> TurnFactory:
         return lambda: self.answer(text, player, npc)
@@ -199,32 +201,23 @@ class MindConversation(TalkingConversation):
         scripts = self.scripts
         plan = await scripts.before(npc.id, text, player) if scripts is not None else None
         text = plan.turn.text if plan is not None else text
-        actions = acting.available(npc, b.designs.actions, self.info.actions)
-        schemas = {name: a["parameters"] for name, a in actions.items()}
-        context = await asyncio.to_thread(self._recall, npc, text, player)
-        if plan is not None and plan.turn.facts:
-            context = dataclasses.replace(context, lore=[*plan.turn.facts, *context.lore])
+        prepared = await asyncio.to_thread(prepare, self, npc, text, player, plan)
+        actions, schemas, context = prepared.actions, prepared.schemas, prepared.context
         self.group.heard(player, text, npc.id)
         await asyncio.to_thread(
             b.memory.add_turn, npc.id, player, "player", text, session=self.info.session
         )
         self.trace.mark("prepared")
-        verbosity = attrs["verbosity"]
         self.speaker = b.speaker(self, npc)
-        face = self.speaker is not None and self.speaker.face is not None
-        schema = reply_schema(
-            schemas, SAY_CHARS[verbosity], SAY_MIN_CHARS[verbosity], emotion=face
-        )
-        asked = f"{text}\n\n({plan.instruction})" if plan and plan.instruction else text
-        request = b.request(npc, actions, context, asked, attrs, schema)
-        request = dataclasses.replace(request, usage=self.trace.usage())  # tokens, for the log
+        # tokens, for the log
+        request = dataclasses.replace(prepared.request, usage=self.trace.usage())
         try:
             if plan is not None and plan.lines:  # the scripts answer: nothing is generated
                 await proactive.say_lines(self, npc, plan.lines)
                 reply = None
             else:
                 self.holding = self.scripts is not None and self.scripts.holds(npc.id)
-                reply = await self._generate(request, schemas)
+                reply = await self._generate(request, schemas, self._ahead(text, player, request))
             if reply is not None and self.scripts is not None:
                 reply = await self.scripts.review(npc, text, reply)
         except BackendError as e:
@@ -254,16 +247,32 @@ class MindConversation(TalkingConversation):
         else:
             b.summarize_later(npc, player)
 
+    def _ahead(self, text: str, player: str, request: LlmRequest) -> AsyncIterator[str] | None:
+        """The generation begun at the player's pause for this very request, if any."""
+        go = self.speaker.go if self.speaker is not None else None
+        found = self.ahead.take(text, player, request, go) if self.ahead is not None else None
+        if found is None:
+            return None
+        pieces, began, usage = found
+        self.trace.mark("ahead", began)
+        self.trace.adopt(usage)
+        return pieces
+
     async def _generate(
-        self, request: LlmRequest, schemas: dict[str, dict[str, Any]]
+        self,
+        request: LlmRequest,
+        schemas: dict[str, dict[str, Any]],
+        pieces: AsyncIterator[str] | None = None,
     ) -> Reply:
+        """Stream a reply's line to the engine and the voice as the model writes it (from
+        `pieces` when a generation for it is already under way) and parse the reply."""
         stream = SayStream()
         self.streaming = ""
         first = not self.said
         if not first and not self.holding:  # a second line in the turn: keep words apart
             self.out.send(DialogueDelta(session=self.info.session, turn=self.turn, text=" "))
         go = self.speaker.go if self.speaker is not None else None
-        async for piece in self.brain.llm.astream(request, go):
+        async for piece in pieces or self.brain.llm.astream(request, go):
             self.trace.mark("first_token")
             delta = stream.feed(piece)
             if delta:

@@ -1,0 +1,203 @@
+"""Answering ahead: the model starts on the reply at the player's pause, before the turn is theirs.
+
+The hearing stage decodes the transcript as soon as the player pauses (npc/hearing.py),
+and the turn is confirmed only when the hangover of silence (480 ms) has passed. Here the
+brain builds the turn's prompt from that tentative transcript at once and starts the
+generation, keeping what it writes. When the turn comes with the same transcript, the
+turn's request is the same, and the turn takes the generation over: what was written so
+far at once, the rest as it comes. When the player goes on, or the turn's request differs
+(another line, a memory changed meanwhile), the guess is cancelled: nothing of it was
+sent or stored, and the CPU it took is all it cost (its prompt stays in the model's cache).
+
+Not while the NPC speaks (its partials decide barge-in, its turn has the model), nor
+while another session's turn runs, nor in a group session (the addressee is decided with
+the turn), nor with behaviour scripts (a before_turn hook or an intent may change the line
+or answer it itself), and only when `[brain] speculate = true`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from bridge.errors import BackendError
+from npc.designer.persona import NpcFile
+from npc.llm.base import LlmRequest, Usage
+from npc.mind import acting, prompt
+from npc.mind.reply import SAY_CHARS, SAY_MIN_CHARS, reply_schema
+
+if TYPE_CHECKING:
+    from npc.mind.conversation import MindConversation
+    from npc.mind.scripted import Plan
+
+log = logging.getLogger("npc_bridge.mind")
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A turn's request and what went into it."""
+
+    actions: dict[str, dict[str, Any]]
+    schemas: dict[str, dict[str, Any]]  # each action's parameters schema
+    context: prompt.Context
+    request: LlmRequest
+
+
+def prepare(
+    conv: MindConversation, npc: NpcFile, text: str, player: str, plan: Plan | None = None
+) -> Prepared:
+    """Blocking (memory and lore reads): the request for `npc`'s answer to `player`'s
+    `text`, with a script's plan applied. Changes nothing."""
+    b, attrs = conv.brain, conv.attributes(npc)
+    actions = acting.available(npc, b.designs.actions, conv.info.actions)
+    schemas = {name: a["parameters"] for name, a in actions.items()}
+    context = conv._recall(npc, text, player)
+    if plan is not None and plan.turn.facts:
+        context = dataclasses.replace(context, lore=[*plan.turn.facts, *context.lore])
+    verbosity = attrs["verbosity"]
+    face = b.voices is not None and b.voices.options.face
+    schema = reply_schema(schemas, SAY_CHARS[verbosity], SAY_MIN_CHARS[verbosity], emotion=face)
+    asked = f"{text}\n\n({plan.instruction})" if plan and plan.instruction else text
+    request = b.request(npc, actions, context, asked, attrs, schema)
+    return Prepared(actions, schemas, context, request)
+
+
+@dataclass(eq=False)
+class _Guess:
+    """One generation started ahead of its turn."""
+
+    text: str
+    player: str
+    cancel: threading.Event = field(default_factory=threading.Event)
+    go: threading.Event = field(default_factory=threading.Event)  # clear: hold the model
+    prepared: Prepared | None = None
+    began: float = 0.0  # perf_counter when the generation started
+    usage: Usage = field(default_factory=Usage)  # its token counts
+    pieces: list[str] = field(default_factory=list)
+    ended: bool = False
+    error: BaseException | None = None
+    news: asyncio.Event = field(default_factory=asyncio.Event)  # a piece came, or the end
+    task: asyncio.Task[None] | None = None
+
+    def __post_init__(self) -> None:
+        self.go.set()
+
+    def produce(self, request: LlmRequest, llm: Any, loop: asyncio.AbstractEventLoop) -> None:
+        """Worker thread: generate, keeping every piece."""
+
+        def tell() -> None:
+            if not loop.is_closed():  # an abandoned guess may end after its loop did
+                loop.call_soon_threadsafe(self.news.set)
+
+        try:
+            for piece in llm.stream_with_retries(request, self.cancel):
+                self.pieces.append(piece)
+                tell()
+                while not self.go.wait(0.05) and not self.cancel.is_set():
+                    pass
+                if self.cancel.is_set():
+                    break
+        except BaseException as e:  # handed to the turn that takes this over
+            self.error = e
+        finally:
+            self.ended = True
+            tell()
+
+    def stop(self) -> None:
+        self.cancel.set()
+        if self.task is not None:
+            self.task.cancel()
+
+
+class Ahead:
+    """One session's generation ahead of the turn: `tentative` at each pause, `take` at the
+    turn's start."""
+
+    def __init__(self, conv: MindConversation) -> None:
+        self.conv = conv
+        self.guess: _Guess | None = None
+
+    def tentative(self, text: str, player: str) -> None:
+        """The player paused after `text` ("": they went on)."""
+        self.drop()
+        conv = self.conv
+        if not text or conv.npc_speaking() or conv.group.grouped or conv.scripts is not None:
+            return
+        if any(c is not conv and c.task is not None and not c.task.done()
+               for c in conv.brain.conversations):
+            return
+        guess = self.guess = _Guess(text, player or conv.info.player)
+        guess.task = asyncio.ensure_future(self._start(guess))
+
+    async def _start(self, guess: _Guess) -> None:
+        conv = self.conv
+        conv.brain.quiet()  # the turn is close: background work would only be in the way
+        if conv.prefill is not None:
+            conv.prefill.stop()
+        try:
+            prepared = await asyncio.to_thread(prepare, conv, conv.npc, guess.text, guess.player)
+        except Exception as e:  # an optimisation: the turn itself reports real failures
+            log.warning("%s: answering ahead failed: %s", conv.info.session, e)
+            return
+        if guess.cancel.is_set():
+            return
+        guess.prepared, guess.began = prepared, time.perf_counter()
+        request = dataclasses.replace(prepared.request, usage=guess.usage)
+        worker = threading.Thread(
+            target=guess.produce, args=(request, conv.brain.llm, asyncio.get_running_loop()),
+            name="ahead", daemon=True,
+        )
+        worker.start()
+
+    def drop(self) -> None:
+        """Forget the guess (the player went on, or the turn starts without it)."""
+        if self.guess is not None:
+            self.guess.stop()
+            self.guess = None
+
+    def take(
+        self, text: str, player: str, request: LlmRequest, go: threading.Event | None
+    ) -> tuple[AsyncIterator[str], float, Usage] | None:
+        """The pieces of the guess for this turn if it answers exactly `request`, when
+        its generation began and its token counts; None (the guess dropped) otherwise."""
+        guess, self.guess = self.guess, None
+        if guess is None:
+            return None
+        ready = guess.prepared is not None and not guess.cancel.is_set()
+        same = ready and (guess.text, guess.player) == (text, player)
+        if not (same and guess.prepared is not None and guess.prepared.request == request):
+            guess.stop()
+            return None
+        if go is not None:
+            guess.go = go  # the voice may now hold the model while it speaks the first clause
+        return _follow(guess, self.conv.brain.llm.stall_timeout_s), guess.began, guess.usage
+
+
+async def _follow(guess: _Guess, stall_s: float) -> AsyncIterator[str]:
+    """The guess's pieces from the first; cancelling the consumer cancels the generation."""
+    sent = 0
+    try:
+        while True:
+            guess.news.clear()
+            if len(guess.pieces) <= sent and not guess.ended:
+                try:
+                    await asyncio.wait_for(guess.news.wait(), stall_s)
+                except TimeoutError as e:
+                    raise BackendError(
+                        f"no next piece of text within {stall_s:g} s", retryable=True, stage="llm"
+                    ) from e
+            while sent < len(guess.pieces):
+                sent += 1
+                yield guess.pieces[sent - 1]
+            if guess.ended and sent >= len(guess.pieces):
+                if guess.error is not None:
+                    raise guess.error
+                return
+    finally:
+        guess.cancel.set()
