@@ -14,8 +14,8 @@ import re
 
 SENTENCE_END = ".!?…"
 CLAUSE_END = ",;:—"
-FIRST_MIN_CHARS = 8  # the first clause may end at a comma once it is this long
-FIRST_MAX_CHARS = 24  # with no mark by then, the first clause ends at a space before this
+FIRST_MIN_CHARS = 5  # the first clause may end at a comma once it is this long ("Well,")
+FIRST_MAX_CHARS = 18  # with no mark by then, the first clause ends at a space before this
 MIN_CHARS = 40  # later clauses end at a comma only past this length
 MAX_CHARS = 160  # with no mark at all, cut at the last space past this length
 

@@ -31,7 +31,7 @@ def test_first_clause_ends_early_at_a_comma_later_ones_wait() -> None:
 
 
 def test_numbers_and_marks_without_a_space_are_not_cut() -> None:
-    assert split("It costs 3.5 credits. Deal?") == ["It costs 3.5 credits.", "Deal?"]
+    assert split("It costs 3.5 now. Deal?") == ["It costs 3.5 now.", "Deal?"]
 
 
 def test_a_long_run_with_no_mark_is_cut_at_a_space() -> None:
@@ -50,5 +50,5 @@ def test_nothing_is_lost_or_reordered() -> None:
 def test_a_first_clause_with_no_mark_is_cut_after_a_few_words() -> None:
     s = ClauseSplitter()
     out = s.feed("The north hangar runs on a fusion core that hums all night")
-    assert out == ["The north hangar runs"]  # short: its audio is ready quickly
-    assert s.feed(" long. Yes") == ["on a fusion core that hums all night long."]
+    assert out == ["The north hangar"]  # short: its audio is ready quickly
+    assert s.feed(" long. Yes") == ["runs on a fusion core that hums all night long."]
