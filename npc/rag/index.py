@@ -75,6 +75,7 @@ class LoreIndex:
         self.embedder = embedder
         self.from_cache = False  # whether build() found this index on disk
         self.rrf_k = RRF_K
+        self.rows = {c.id: i for i, c in enumerate(chunks)}  # chunk id -> row
         tags = sorted({t for c in chunks for t in c.tags})
         self._tag_column = {t: i for i, t in enumerate(tags)}
         self._tag_matrix = np.zeros((len(chunks), len(tags)), dtype=bool)

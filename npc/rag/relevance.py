@@ -1,0 +1,138 @@
+"""Lore a line needs, and only that: chunks whose match clears a bar, cut to their sentences.
+
+Every token of lore in a turn's prompt is evaluated before the NPC's first word, at about
+110 tokens/s on the 2-core CPU (docs/latency.md). So a hit is kept only when its match
+with the line is absolute, not just the best of the rest (small talk finds no lore), and
+each kept chunk is cut to the sentences that match the line, with a neighbour for context.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from npc.rag.index import LoreIndex, _dense_text
+from npc.rag.lexical import tokenize
+from npc.rag.lore import Chunk
+
+# Chosen on sample_game/scenarios/lore_questions.json and small_talk.json, NPC-scoped
+# (`python -m npc.bench.lore_gate`, docs/retrieval.md): at 2.0 the right chunk clears the
+# bar for 50 of the 55 questions, 43 get their fact in the trimmed lore (53 with three
+# whole chunks), and 89% of small-talk lines get no lore.
+MIN_SCORE = 2.0  # a chunk's BM25 score + DENSE_WEIGHT x its cosine with the line
+DENSE_WEIGHT = 4.0
+CHUNK_WEIGHT = 0.5  # share of its chunk's score in a sentence's: the best chunk's first
+LORE_WORDS = 60  # words of lore in one turn (titles too), about 80 tokens
+
+_END_MARKS = ".!?\"')"
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """What a turn is told from one lore chunk: its sentences that match the line."""
+
+    chunk: Chunk
+    score: float  # the chunk's match: BM25 + DENSE_WEIGHT x cosine
+    text: str  # "<title>: <sentences>", in the chunk's order
+
+    @property
+    def words(self) -> int:
+        return len(self.text.split())
+
+
+def sentences(text: str) -> list[str]:
+    """A chunk's sentences, its section headings left out (a line with no end mark):
+    cut from its section, a heading only reads as a stray phrase."""
+    out: list[str] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and line[-1] in _END_MARKS:
+            out += [s.strip() for s in _SENTENCE_END.split(line) if s.strip()]
+    return out
+
+
+def relevant(
+    index: LoreIndex,
+    query: str,
+    tags: Collection[str] | None,
+    k: int = 3,
+    *,
+    min_score: float = MIN_SCORE,
+    words: int = LORE_WORDS,
+) -> list[Passage]:
+    """Of the `k` best chunks for `query`, those that match it by at least `min_score`,
+    best first, each cut to its sentences that match the line best: `words` words in all,
+    but the best sentence always."""
+    hits = index.search(query, tags=tags, k=k)
+    if not hits:
+        return []
+    terms = set(tokenize(query))
+    vector = index.embedder.embed([_dense_text(index.embedder, query)])[0]
+    bm25 = index.bm25.scores(list(terms))
+    kept: list[tuple[Chunk, float]] = []
+    for hit in hits:
+        row = index.rows[hit.chunk.id]
+        score = float(bm25[row]) + DENSE_WEIGHT * float(index.vectors[row] @ vector)
+        if score >= min_score:
+            kept.append((hit.chunk, score))
+    if not kept:
+        return []
+    # Every sentence of the kept chunks competes for the budget, best match first; the
+    # best one goes in first, then its better neighbour (context for it) if it fits.
+    parts = [sentences(c.text) for c, _ in kept]
+    flat = [(n, i) for n, p in enumerate(parts) for i in range(len(p))]
+    alone = _sentence_scores(index, [parts[n][i] for n, i in flat], terms, vector)
+    match = {key: x + CHUNK_WEIGHT * kept[key[0]][1]
+             for key, x in zip(flat, alone, strict=True)}
+    order = sorted(flat, key=lambda key: -match[key])
+    picked: set[tuple[int, int]] = set()
+    left = words
+
+    def take(key: tuple[int, int]) -> None:
+        nonlocal left
+        picked.add(key)
+        left -= len(parts[key[0]][key[1]].split())
+
+    best = order[0]
+    take(best)
+    near = [(best[0], i) for i in (best[1] - 1, best[1] + 1) if 0 <= i < len(parts[best[0]])]
+    near.sort(key=lambda key: -match[key])
+    for key in [*near[:1], *order[1:]]:
+        text = parts[key[0]][key[1]]
+        # Past the neighbour, only a sentence that shares a word with the line: a short
+        # one of a weak chunk would otherwise fill the budget with noise.
+        fits = len(text.split()) <= left and (key in near or terms & set(tokenize(text)))
+        if key not in picked and fits:
+            take(key)
+    out: list[Passage] = []
+    for n, (chunk, chunk_score) in enumerate(kept):
+        mine = sorted(i for m, i in picked if m == n)
+        if mine:
+            text = " ".join(parts[n][i] for i in mine)
+            out.append(Passage(chunk, chunk_score, f"{chunk.title}: {text}"))
+    return out
+
+
+def _sentence_scores(
+    index: LoreIndex, parts: Sequence[str], terms: set[str], vector: np.ndarray
+) -> list[float]:
+    """Each sentence's match with the line: the IDF of the line's terms it holds, plus
+    DENSE_WEIGHT x its cosine (which orders the sentences that share no word)."""
+    vectors = index.embedder.embed([_dense_text(index.embedder, s) for s in parts])
+    out = []
+    for part, row in zip(parts, vectors, strict=True):
+        shared = terms & set(tokenize(part))
+        out.append(sum(_idf(index, t) for t in shared) + DENSE_WEIGHT * float(row @ vector))
+    return out
+
+
+def _idf(index: LoreIndex, term: str) -> float:
+    bm25 = index.bm25
+    tid = bm25.vocab.get(term)
+    df = 0 if tid is None else int(bm25.indptr[tid + 1] - bm25.indptr[tid])
+    return math.log(1 + (bm25.size - df + 0.5) / (df + 0.5))
