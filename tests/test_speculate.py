@@ -125,11 +125,14 @@ def test_after_a_turn_the_next_prompt_head_is_warmed(
     assert len(turns) == 2 and llm.warms, (len(turns), llm.warms)  # not regard judgements
     head = llm.warms[0].messages
     # The warm came after turn 1 (it holds turn 1's exchange) and before turn 2, whose
-    # prompt starts with exactly those messages: turn 2 evaluates its last one only.
-    assert head[-2].content == "When is the stores window open?"
-    assert "Stores open at the second bell." in head[-1].content
-    assert turns[1].messages[: len(head)] == head
-    assert len(turns[1].messages) == len(head) + 1
+    # prompt starts with exactly those messages, then the start of its last one (how to
+    # speak): small talk needs no lore, so turn 2 evaluates its line only.
+    assert head[-3].content == "When is the stores window open?"
+    assert "Stores open at the second bell." in head[-2].content
+    assert head[-1].role == "user" and head[-1].content.startswith("How to speak:")
+    assert turns[1].messages[: len(head) - 1] == head[:-1]
+    assert len(turns[1].messages) == len(head)
+    assert turns[1].messages[-1].content == head[-1].content + "\n\nPlayer says: Thanks."
     # The brain's own work after turn 1 (judging the player's line) waited for the warm.
     after_first = llm.events[llm.events.index("turn") + 1 :]
     assert after_first[0] == "warm" and "other" in after_first, llm.events

@@ -2,8 +2,10 @@
 
 The order keeps the expensive part reusable: the system message (persona, actions, rules)
 and the example exchanges are the same turn after turn, so a backend with prefix reuse
-evaluates them once; what changes every turn (history, retrieved lore, memory, the steer
-instructions) comes after them.
+evaluates them once; then the history; then the last message: first what is known before
+the player speaks (summary, steer instructions, feelings), then the lore found for the
+line, then the line. Everything before the lore can be evaluated while the player listens
+to the previous reply (npc/mind/speculate.py).
 """
 
 from __future__ import annotations
@@ -168,23 +170,51 @@ def history_turns(history: Sequence[TurnRecord]) -> list[tuple[str, str]]:
 
 
 def player_turn(context: Context, text: str, style: Sequence[str] = ()) -> str:
-    """The last user message: what the NPC knows right now, how to speak, then the line."""
-    notes = []
+    """The last user message: what the NPC knows right now, how to speak, then the line.
+
+    What does not depend on the line comes first (`turn_notes`), so it can be evaluated
+    before the line is known; then the lore found for the line, then the line."""
+    notes = turn_notes(context, style)
     if context.lore:
         notes.append("What you know:\n" + "\n".join(f"- {c.strip()}" for c in context.lore))
-    if context.summary:
-        notes.append(f"Earlier with this player: {context.summary.strip()}")
-    if context.relationship:
-        feel = ", ".join(f"{k} {v:+d}" for k, v in sorted(context.relationship.items()))
-        notes.append(f"Your feelings toward this player (-100 to 100): {feel}")
-    if style:
-        notes.append("How to speak: " + " ".join(style))
-    if context.present:
-        notes.append(context.present)
     who = context.player_name or "Player"
     if not notes:
         return text
     return "\n\n".join([*notes, f"{who} says: {text}"])
+
+
+def turn_notes(context: Context, style: Sequence[str] = ()) -> list[str]:
+    """The notes of the last user message that do not depend on the player's line, the
+    likeliest to stay the same until the next turn first: the regard judged after a turn
+    moves the feelings, so they come last."""
+    notes = []
+    if context.summary:
+        notes.append(f"Earlier with this player: {context.summary.strip()}")
+    if style:
+        notes.append("How to speak: " + " ".join(style))
+    if context.relationship:
+        feel = ", ".join(f"{k} {v:+d}" for k, v in sorted(context.relationship.items()))
+        notes.append(f"Your feelings toward this player (-100 to 100): {feel}")
+    if context.present:
+        notes.append(context.present)
+    return notes
+
+
+def chat_head(
+    npc: NpcFile,
+    actions: Mapping[str, dict[str, Any]],
+    context: Context,
+    attrs: Mapping[str, int],
+) -> tuple[ChatMessage, ...]:
+    """The part of the next turn's chat messages known before the player speaks: `chat`
+    up to the history, then the last message's notes (`turn_notes`) as a message of its
+    own. Its template closes that message where the real prompt goes on, so they share
+    all its tokens but the last one or two (tests/test_mind_prompt.py checks it)."""
+    messages = chat(npc, actions, context, "", attrs)
+    notes = turn_notes(context, steer.instructions(attrs))
+    if not notes:
+        return messages[:-1]
+    return (*messages[:-1], ChatMessage("user", "\n\n".join(notes)))
 
 
 def steerlm(

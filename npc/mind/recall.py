@@ -1,7 +1,8 @@
 """What a turn reads from memory and writes to it: the context of a line, the NPC's line kept.
 
-The context is the lore in the NPC's scope, its rolling summary, relationship and recent
-turns with the player, and in a group session the session's lines with who said them.
+The context is the lore in the NPC's scope that the line needs, its rolling summary,
+relationship and recent turns with the player, and in a group session the session's lines
+with who said them.
 What the NPC said is stored per (NPC, player), with the steering it was said with, and
 written to the SteerLM training log.
 """
@@ -9,13 +10,16 @@ written to the SteerLM training log.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from npc.designer.persona import NpcFile
 from npc.mind import acting, prompt
 from npc.mind.reply import Reply
+from npc.rag import relevance
 
 if TYPE_CHECKING:
+    from npc.mind.brain import MindBrain
     from npc.mind.conversation import MindConversation
 
 
@@ -23,25 +27,39 @@ def context(conv: MindConversation, npc: NpcFile, text: str, player: str) -> pro
     """What `npc` knows for `player`'s line `text`: lore in its scope and its memory of the
     player; in a group session also what was just said in it, and by whom."""
     b = conv.brain
-    lore = [h.chunk.text for h in b.search(text, npc.knowledge)]
-    summary = b.memory.summary(npc.id, player)
-    history = b.memory.since_summary(npc.id, player)[-b.options.history_turns :]
-    known = prompt.Context(
-        lore=lore,
-        summary=summary.text,
-        relationship=b.memory.relationship(npc.id, player),
-        history=history,
-    )
+    lore = [p.text for p in lore_for(b, text, npc.knowledge)]
+    known = dataclasses.replace(remembered(b, npc, player), lore=lore)
     if not conv.group.grouped:
         return known
     # This session's lines come attributed from the group; memory adds earlier visits.
     return dataclasses.replace(
         known,
-        history=[h for h in history if h.session != conv.info.session],
+        history=[h for h in known.history if h.session != conv.info.session],
         group=conv.group.recent(max(8, b.options.history_turns)),
         present=conv.group.present(npc.id, player),
         player_name=player,
     )
+
+
+def remembered(b: MindBrain, npc: NpcFile, player: str) -> prompt.Context:
+    """What `npc` remembers of `player`: the summary, its feelings and the recent turns."""
+    return prompt.Context(
+        summary=b.memory.summary(npc.id, player).text,
+        relationship=b.memory.relationship(npc.id, player),
+        history=b.memory.since_summary(npc.id, player)[-b.options.history_turns :],
+    )
+
+
+def lore_for(b: MindBrain, text: str, tags: Collection[str]) -> list[relevance.Passage]:
+    """The lore the line `text` needs: the chunks in scope that match it well enough, cut
+    to their sentences that match (npc/rag/relevance.py); none for small talk."""
+    if b.index is None:
+        return []
+    o = b.options
+    # lore_min_score / lore_words: [brain] options once MindOptions has them (notes9.md).
+    min_score = getattr(o, "lore_min_score", relevance.MIN_SCORE)
+    words = getattr(o, "lore_words", relevance.LORE_WORDS)
+    return relevance.relevant(b.index, text, tags, o.lore_k, min_score=min_score, words=words)
 
 
 def remember(

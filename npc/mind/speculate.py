@@ -8,9 +8,10 @@ shares all of it up to where the words differ, and only the rest is evaluated on
 path. A newer partial cancels the warm in flight (between 32-token steps) and starts over
 from what is already evaluated. Nothing is said or sent: a wrong guess costs CPU only.
 
-After each turn the next turn's prompt head (persona, examples and the history with this
-turn in it) is evaluated too, while the player listens: the next turn, typed or spoken,
-then evaluates only its last message (lore, notes, the line).
+After each turn the next turn's prompt head (persona, examples, the history with this
+turn in it, and the start of the last message: summary, steer instructions, feelings) is
+evaluated too, while the player listens: the next turn, typed or spoken, then evaluates
+only the lore its line needs (none for small talk) and the line.
 
 Never while the NPC is speaking (its own generation has the model, and the partials then
 decide barge-in), nor while another session's turn runs (a guess must not delay a real
@@ -26,7 +27,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from npc.llm.base import LlmRequest
-from npc.mind import acting, prompt
+from npc.mind import acting, prompt, recall
 
 if TYPE_CHECKING:
     from npc.designer.persona import NpcFile
@@ -79,11 +80,11 @@ class Prefill:
         conv, b = self.conv, self.conv.brain
         actions = acting.available(npc, b.designs.actions, conv.info.actions)
         try:
-            history = await asyncio.to_thread(b.memory.since_summary, npc.id, player)
-            context = prompt.Context(history=history[-b.options.history_turns :])
-            request = b.request(npc, actions, context, "", conv.attributes(npc), {})
+            context = await asyncio.to_thread(recall.remembered, b, npc, player)
+            attrs = conv.attributes(npc)
+            request = b.request(npc, actions, context, "", attrs, {})
             if request.prompt is None:  # a raw prompt has no message to cut at
-                head = LlmRequest(request.messages[:-1])
+                head = LlmRequest(prompt.chat_head(npc, actions, context, attrs))
                 await asyncio.to_thread(b.llm.warm, head, cancel)
         except Exception as e:  # an optimisation: the turn itself reports real failures
             log.warning("%s: warming the next prompt head failed: %s", npc.id, e)
