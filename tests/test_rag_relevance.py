@@ -30,6 +30,8 @@ def test_sentences_split_at_sentence_ends_and_leave_out_headings() -> None:
     assert sentences(text) == ["An actuator is 450 credits.", "A hip joint, 700!",
                                "Paint?", "40 extra (red)."]
     assert sentences("Bay 7 opens at 6 a.m. sharp.") == ["Bay 7 opens at 6 a.m. sharp."]
+    listed = "Stock: cells, pumps, seals, cable, rations, filters, paint and tea"
+    assert sentences(f"Stores\n{listed}") == [listed]  # a long line is no heading
 
 
 @pytest.mark.parametrize("line", ["How is your day going?", "Thanks for the help earlier.",

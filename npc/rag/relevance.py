@@ -29,6 +29,7 @@ CHUNK_WEIGHT = 0.5  # share of its chunk's score in a sentence's: the best chunk
 LORE_WORDS = 60  # words of lore in one turn (titles too), about 80 tokens
 
 _END_MARKS = ".!?\"')"
+HEADING_WORDS = 8  # a line of no more words with no end mark is a section heading
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 
 
@@ -46,12 +47,12 @@ class Passage:
 
 
 def sentences(text: str) -> list[str]:
-    """A chunk's sentences, its section headings left out (a line with no end mark):
-    cut from its section, a heading only reads as a stray phrase."""
+    """A chunk's sentences, its section headings left out (a short line with no end
+    mark): cut from its section, a heading only reads as a stray phrase."""
     out: list[str] = []
     for line in text.splitlines():
         line = line.strip()
-        if line and line[-1] in _END_MARKS:
+        if line and (line[-1] in _END_MARKS or len(line.split()) > HEADING_WORDS):
             out += [s.strip() for s in _SENTENCE_END.split(line) if s.strip()]
     return out
 
@@ -84,7 +85,7 @@ def relevant(
         return []
     # Every sentence of the kept chunks competes for the budget, best match first; the
     # best one goes in first, then its better neighbour (context for it) if it fits.
-    parts = [sentences(c.text) for c, _ in kept]
+    parts = [sentences(c.text) or [c.text] for c, _ in kept]
     flat = [(n, i) for n, p in enumerate(parts) for i in range(len(p))]
     alone = _sentence_scores(index, [parts[n][i] for n, i in flat], terms, vector)
     match = {key: x + CHUNK_WEIGHT * kept[key[0]][1]
