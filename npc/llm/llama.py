@@ -15,6 +15,9 @@ from typing import Any
 from bridge.errors import BackendError, ConfigError
 from npc.llm.base import Llm, LlmCapabilities, LlmRequest, token_bias
 from npc.llm.gguf import check_gguf, embedded_model_path
+from npc.llm.guided import Plan, Plans
+from npc.llm.guided_decode import StringTokens
+from npc.llm.llama_guided import guided_stream, string_tokens
 from npc.registry import require
 
 log = logging.getLogger("npc_bridge.llm")
@@ -82,6 +85,10 @@ class PrefixStates:
 class LlamaCppLlm(Llm):
     """One GGUF model in this process, shared by every NPC; one generation at a time.
 
+    A JSON Schema request is decoded guided (npc/llm/guided_decode.py): forced text is
+    evaluated, not sampled, and choices are scored on their tokens; a schema outside
+    the guided subset (npc/llm/guided.py) falls back to llama.cpp's grammar, whole.
+
     Prefix reuse: llama.cpp keeps the KV cache of the last prompt, so a prompt that
     extends it evaluates only the new tokens; when another NPC's prompt takes the
     context, the KV state of the one it displaces is kept (up to `prefix_cache_mb`) and
@@ -99,6 +106,7 @@ class LlamaCppLlm(Llm):
         n_batch: int = 512,
         prefix_cache_mb: int = 256,
         steerlm: bool = False,
+        guided: bool = True,
     ) -> None:
         path = check_gguf(Path(model)) if str(model) else embedded_model_path()
         # llama.cpp's OpenMP workers spin while they wait. On a machine whose cores the
@@ -125,6 +133,9 @@ class LlamaCppLlm(Llm):
         self._format = self._chat_formatter()
         self._lock = threading.Lock()
         self._grammars: dict[str, Any] = {}
+        self.guided = guided  # False: every schema through the grammar (to compare)
+        self._plans = Plans(_GRAMMARS_KEPT)
+        self._vocab: StringTokens | None = None
         self._biases: dict[tuple[tuple[str, float], ...], dict[int, float]] = {}
         self._states = PrefixStates(prefix_cache_mb << 20)
         self.capabilities = LlmCapabilities(
@@ -186,6 +197,11 @@ class LlamaCppLlm(Llm):
                 f"llama: the prompt has {len(tokens)} tokens; the context holds {self.n_ctx}",
                 stage="llm",
             )
+        schema = request.schema if self.guided else None
+        steps = self._plans.get(schema) if schema is not None else None
+        if steps is not None:
+            yield from self._guided(request, tokens, steps, cancel)
+            return
         grammar = self._grammar(request.schema) if request.schema is not None else None
         usage = request.usage
         sampled = 0
@@ -229,6 +245,24 @@ class LlamaCppLlm(Llm):
                 if usage is not None:
                     usage.completion_tokens = sampled
 
+    def _guided(
+        self, request: LlmRequest, tokens: list[int], steps: Plan, cancel: threading.Event
+    ) -> Iterator[str]:
+        with self._lock:
+            vocab = self._string_tokens()
+            self._take_context(tokens)
+            # One prompt token is evaluated again at least: its logits may be stale.
+            keep = min(common_prefix(self._live(), tokens), len(tokens) - 1)
+            bias = self._logit_bias(request.decoding.word_bias) or {}
+            yield from guided_stream(
+                self._llama, self._cpp, vocab, steps, request, tokens, keep, bias, cancel
+            )
+
+    def _string_tokens(self) -> StringTokens:
+        if self._vocab is None:  # ~0.4 s: at the first warm (a session's open), if any
+            self._vocab = string_tokens(self._llama, self._cpp)
+        return self._vocab
+
     def warm(self, request: LlmRequest, cancel: threading.Event | None = None) -> None:
         """Evaluate the request's prompt now, so a later request that extends it starts
         from its KV state (here or, after another prompt took the context, from a copy).
@@ -236,6 +270,7 @@ class LlamaCppLlm(Llm):
         is set (a speculative warm the player made stale)."""
         tokens, _ = self.tokens(request)
         with self._lock:
+            self._string_tokens()
             self._take_context(tokens)
             keep = common_prefix(self._live(), tokens)
             self._llama.n_tokens = keep

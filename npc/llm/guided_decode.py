@@ -1,0 +1,268 @@
+"""Guided decoding of a JSON plan (npc/llm/guided.py) on a model that evaluates tokens.
+
+Forced text is never sampled: it waits, as bytes, until the next decision needs logits and
+is then evaluated in one batch with whatever else waits (the prompt's new tokens too). A
+choice is scored on the tokens that tell its options apart: the waiting text plus each
+option's forced head is tokenized, the tokens all options share are evaluated, and one
+token is picked among the options' next tokens (deeper only while several options share
+it). A free string samples tokens without a grammar: tokens that would break the JSON (a
+raw control character, an incomplete escape, bytes that are not whole UTF-8) are masked;
+a token holding the closing quote and more is cut after the quote, and what it keeps is
+evaluated with the next forced text; the closing quote is masked until `min_chars` and
+forced at `max_chars`.
+
+Choices are greedy (the most likely option) whatever the temperature: the action is a
+decision, not style, and a sampled one is now and then a wrong one (measured on the
+hangar's action scenarios: docs/llm.md). The line itself follows the request's
+decoding: temperature, top-k 40, top-p and min-p 0.05 as llama.cpp's defaults, the
+repeat penalty over the output's last 64 tokens, the word bias, the seed.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from npc.llm.guided import Choice, Plan, Text, lead
+
+TOP_K = 40
+MIN_P = 0.05
+PENALTY_LAST_N = 64
+_PLAIN = re.compile(r'[^"\\\x00-\x1f]*\Z')
+_ESCAPE = re.compile(r'\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})')
+NpArray = Any  # numpy arrays: the stubs' generics add nothing here
+
+
+class Model(Protocol):
+    """What the decoder needs of a model: its context grows by `eval` only."""
+
+    def tokenize(self, text: bytes) -> list[int]: ...
+    def eval(self, tokens: Sequence[int]) -> None: ...
+    def logits(self) -> NpArray: ...  # float32 [n_vocab], for the next position
+    def recent(self, n: int) -> list[int]: ...  # the output's last `n` evaluated tokens
+    def room(self) -> int: ...  # tokens the context can still take
+
+
+class Cancelled(Exception):
+    """The caller's cancel flag was set between two steps."""
+
+
+@dataclass(frozen=True, slots=True)
+class StringTokens:
+    """Each token's fitness inside a JSON string, by token id."""
+
+    pieces: list[bytes]  # the token's bytes
+    text: list[str]  # the token's text ("" where it is not whole UTF-8 or is special)
+    inside: NpArray  # bool: may appear inside a string (valid escapes, no quote)
+    closing: NpArray  # bool: holds an unescaped quote after a valid prefix
+    cut: NpArray  # int32: for a closing token, where its quote is
+    chars: NpArray  # int32: decoded characters it adds (for a closing one, before the quote)
+
+    @classmethod
+    def build(cls, pieces: Sequence[bytes]) -> StringTokens:
+        n = len(pieces)
+        text = [""] * n
+        inside, closing = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+        cut, chars = np.zeros(n, dtype=np.int32), np.zeros(n, dtype=np.int32)
+        for i, piece in enumerate(pieces):
+            try:
+                t = piece.decode("utf-8")
+            except UnicodeDecodeError:
+                continue
+            if not t:
+                continue
+            text[i] = t
+            if _PLAIN.match(t):
+                inside[i], chars[i] = True, len(t)
+                continue
+            at, count = 0, 0
+            while at < len(t):
+                c = t[at]
+                if c == '"':
+                    closing[i], cut[i], chars[i] = True, at, count
+                    break
+                if c < " ":
+                    break
+                if c == "\\":
+                    m = _ESCAPE.match(t, at)
+                    if m is None:
+                        break
+                    at = m.end()
+                else:
+                    at += 1
+                count += 1
+            else:
+                inside[i], chars[i] = True, count
+        return cls(list(pieces), text, inside, closing, cut, chars)
+
+
+@dataclass(slots=True)
+class Sampling:
+    """The request's decoding, for the free strings."""
+
+    temperature: float
+    top_p: float
+    repeat_penalty: float
+    bias: dict[int, float]
+    rng: np.random.Generator
+    max_tokens: int  # sampled tokens in all, choices included
+
+
+def pick(logits: NpArray, s: Sampling) -> int:
+    """One token: the most likely at temperature 0, else sampled as llama.cpp does
+    (top-k, top-p and min-p on the plain probabilities, then the temperature)."""
+    if s.temperature <= 0:
+        return int(np.argmax(logits))
+    k = min(TOP_K, logits.shape[0])
+    top = np.argpartition(-logits, k - 1)[:k]
+    top = top[np.argsort(-logits[top])]
+    raw = logits[top].astype(np.float64)
+    top, raw = top[np.isfinite(raw)], raw[np.isfinite(raw)]
+    p = np.exp(raw - raw[0])
+    p /= p.sum()
+    keep = max(1, int(np.searchsorted(np.cumsum(p), s.top_p) + 1))
+    keep = min(keep, int(np.sum(p >= MIN_P * p[0])))
+    warm = np.exp((raw[:keep] - raw[0]) / s.temperature)
+    return int(top[s.rng.choice(keep, p=warm / warm.sum())])
+
+
+@dataclass
+class Guided:
+    """One run of a plan; iterate `run()` for the output text piece by piece."""
+
+    model: Model
+    vocab: StringTokens
+    sampling: Sampling
+    cancel: threading.Event
+    out: str = ""  # all text decided so far
+    sent: int = 0  # of which yielded
+    pending: bytes = b""  # decided, not yet evaluated
+    sampled: int = 0
+    evals: int = 0  # eval calls made (the prompt's included)
+    greedy_choices: bool = True
+
+    def run(self, steps: Plan) -> Iterator[str]:
+        try:
+            while True:
+                text, steps = lead(steps)
+                self._decide(text)
+                if not steps:
+                    break
+                step = steps[0]
+                if isinstance(step, Text):
+                    self._eval(self.pending)
+                    yield from self._flush()
+                    yield from self._string(step)
+                    steps = steps[1:]
+                elif isinstance(step, Choice):
+                    option = self._choose(step.options)
+                    yield from self._flush()
+                    steps = lead(option)[1]
+        except Cancelled:
+            return
+        yield from self._flush()
+
+    def _decide(self, text: str) -> None:
+        self.out += text
+        self.pending += text.encode()
+
+    def _flush(self) -> Iterator[str]:
+        if self.sent < len(self.out):
+            yield self.out[self.sent :]
+            self.sent = len(self.out)
+
+    def _eval(self, text_or_tokens: bytes | Sequence[int]) -> None:
+        if self.cancel.is_set():
+            raise Cancelled
+        tokens = (
+            self.model.tokenize(text_or_tokens)
+            if isinstance(text_or_tokens, bytes)
+            else list(text_or_tokens)
+        )
+        self.model.eval(tokens)
+        self.evals += 1
+        if isinstance(text_or_tokens, bytes):
+            self.pending = b""
+
+    def _choose(self, options: tuple[Plan, ...]) -> Plan:
+        heads = [lead(o)[0].encode() for o in options]
+        ids = [self.model.tokenize(self.pending + h) for h in heads]
+        depth = _shared(ids)
+        if depth:
+            self._eval(ids[0][:depth])
+        alive = list(range(len(options)))
+        while True:
+            logits = self.model.logits()
+            firsts = sorted({ids[i][depth] for i in alive})
+            best = firsts[self._among(logits[firsts])]
+            self.sampled += 1
+            alive = [i for i in alive if ids[i][depth] == best]
+            if len(alive) == 1:
+                break
+            self._eval([best])
+            depth += 1
+        chosen = alive[0]
+        done = len(b"".join(self._piece(t) for t in ids[chosen][:depth]))
+        whole = self.pending + heads[chosen]
+        self.out += heads[chosen].decode()
+        self.pending = whole[done:]
+        return options[chosen]
+
+    def _among(self, scores: NpArray) -> int:
+        t = self.sampling.temperature
+        if self.greedy_choices or t <= 0 or len(scores) == 1:
+            return int(np.argmax(scores))
+        w = np.exp((scores.astype(np.float64) - scores.max()) / t)
+        return int(self.sampling.rng.choice(len(scores), p=w / w.sum()))
+
+    def _piece(self, token: int) -> bytes:
+        return self.vocab.pieces[token]
+
+    def _string(self, step: Text) -> Iterator[str]:
+        v, s = self.vocab, self.sampling
+        high = step.max_chars if step.max_chars is not None else 1 << 30
+        chars = 0
+        while True:
+            if self.cancel.is_set():
+                raise Cancelled
+            left = high - chars
+            if left <= 0 or self.sampled >= s.max_tokens or self.model.room() < 32:
+                self._decide('"')
+                return
+            logits = self._penalised(self.model.logits())
+            fits = v.chars <= left
+            ok = (v.inside & fits) | (v.closing & fits & (v.chars + chars >= step.min_chars))
+            logits[~ok] = -np.inf
+            token = pick(logits, s)
+            self.sampled += 1
+            if v.closing[token]:
+                self._decide(v.text[token][: v.cut[token]] + '"')
+                return
+            self.out += v.text[token]
+            chars += int(v.chars[token])
+            yield from self._flush()
+            self._eval([token])
+
+    def _penalised(self, logits: NpArray) -> NpArray:
+        s = self.sampling
+        for token, value in s.bias.items():
+            logits[token] += value
+        if s.repeat_penalty != 1.0:
+            seen = np.unique(np.asarray(self.model.recent(PENALTY_LAST_N), dtype=np.int64))
+            seen = seen[seen < logits.shape[0]]
+            vals = logits[seen]
+            logits[seen] = np.where(vals > 0, vals / s.repeat_penalty, vals * s.repeat_penalty)
+        return logits
+
+
+def _shared(ids: list[list[int]]) -> int:
+    n = 0
+    while all(len(x) > n for x in ids) and len({x[n] for x in ids}) == 1:
+        n += 1
+    return n
+

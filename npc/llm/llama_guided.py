@@ -1,0 +1,97 @@
+"""LlamaCppLlm's guided decoding: the llama.cpp context as a `guided_decode.Model`."""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from bridge.errors import BackendError
+from npc.llm.base import LlmRequest
+from npc.llm.guided import Plan
+from npc.llm.guided_decode import Guided, NpArray, Sampling, StringTokens
+
+
+class LlamaContext:
+    """The live llama.cpp context: the prompt's tokens not yet evaluated wait in `queued`
+    and go with the first batch the decoder evaluates."""
+
+    def __init__(self, llama: Any, cpp: Any, queued: Sequence[int]) -> None:
+        self.llama, self.cpp = llama, cpp
+        self.queued = list(queued)
+        self.start = llama.n_tokens + len(self.queued)  # where the output begins
+
+    def tokenize(self, text: bytes) -> list[int]:
+        return list(self.llama.tokenize(text, add_bos=False, special=False))
+
+    def eval(self, tokens: Sequence[int]) -> None:
+        batch = [*self.queued, *tokens]
+        self.queued = []
+        if self.llama.n_tokens + len(batch) > self.llama.n_ctx():
+            raise BackendError("llama: the reply does not fit in the context", stage="llm")
+        if batch:
+            self.llama.eval(batch)
+
+    def logits(self) -> NpArray:
+        if self.queued:
+            self.eval([])
+        ptr = self.cpp.llama_get_logits_ith(self.llama.ctx, -1)
+        return np.ctypeslib.as_array(ptr, shape=(self.llama.n_vocab(),)).copy()
+
+    def recent(self, n: int) -> list[int]:
+        end = self.llama.n_tokens
+        ids: list[int] = self.llama.input_ids[max(self.start, end - n) : end].tolist()
+        return ids
+
+    def room(self) -> int:
+        return int(self.llama.n_ctx() - self.llama.n_tokens - len(self.queued))
+
+
+def string_tokens(llama: Any, cpp: Any) -> StringTokens:
+    """The model's tokens sorted for use inside a JSON string (once per model: ~1 s)."""
+    vocab = cpp.llama_model_get_vocab(llama.model)
+    buf = ctypes.create_string_buffer(256)
+    pieces = []
+    for i in range(llama.n_vocab()):
+        n = cpp.llama_token_to_piece(vocab, i, buf, 256, 0, False)
+        pieces.append(buf.raw[: max(0, n)])
+    return StringTokens.build(pieces)
+
+
+def guided_stream(
+    llama: Any,
+    cpp: Any,
+    vocab: StringTokens,
+    steps: Plan,
+    request: LlmRequest,
+    prompt: Sequence[int],
+    keep: int,
+    bias: dict[int, float],
+    cancel: threading.Event,
+) -> Iterator[str]:
+    """Run `steps` after `prompt`, whose first `keep` tokens the context already holds."""
+    d = request.decoding
+    llama.n_tokens = keep
+    context = LlamaContext(llama, cpp, prompt[keep:])
+    sampling = Sampling(
+        temperature=d.temperature,
+        top_p=d.top_p,
+        repeat_penalty=d.repeat_penalty,
+        bias=bias,
+        rng=np.random.default_rng(d.seed),
+        max_tokens=d.max_tokens,
+    )
+    run = Guided(context, vocab, sampling, cancel)
+    usage = request.usage
+    if usage is not None:
+        usage.prompt_tokens, usage.cached_tokens = len(prompt), keep
+    try:
+        yield from run.run(steps)
+    except (RuntimeError, ValueError) as e:
+        raise BackendError(f"llama: guided generation failed: {e}", stage="llm") from e
+    finally:
+        if usage is not None:
+            usage.completion_tokens = len(context.tokenize(run.out.encode()))

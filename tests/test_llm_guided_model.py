@@ -1,0 +1,176 @@
+"""Guided JSON decoding on the embedded model: valid replies, few evaluations, limits, cancel."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pytest
+from llm_cases import BRAKKA
+
+from bridge.errors import ConfigError
+from bridge.messages.dialogue import EMOTIONS
+from npc.llm.base import ChatMessage, Decoding, LlmRequest, Usage
+from npc.llm.llama import LlamaCppLlm
+from npc.mind.reply import SayStream, parse_reply, reply_schema
+
+PAINT = {
+    "type": "object",
+    "properties": {"color": {"type": "string", "enum": ["red", "blue", "green"]}},
+    "required": ["color"],
+    "additionalProperties": False,
+}
+CLEARANCE = {
+    "type": "object",
+    "properties": {"pilot": {"type": "string", "maxLength": 24}},
+    "required": ["pilot"],
+    "additionalProperties": False,
+}
+WAVE: dict[str, Any] = {"type": "object", "properties": {}, "additionalProperties": False}
+WARM = Decoding(max_tokens=60, temperature=0.7, seed=5)
+
+
+@pytest.fixture(scope="module")
+def llm() -> Iterator[LlamaCppLlm]:
+    try:
+        model = LlamaCppLlm(n_ctx=1024)
+    except ConfigError as e:
+        pytest.skip(f"the embedded model is not available here: {e}")
+    yield model
+    model.close()
+
+
+def ask(line: str, schema: dict[str, Any], decoding: Decoding = WARM) -> LlmRequest:
+    messages = (BRAKKA, ChatMessage("user", line))
+    return LlmRequest(messages, schema=schema, decoding=decoding, usage=Usage())
+
+
+def text(llm: LlamaCppLlm, request: LlmRequest) -> str:
+    return "".join(llm.stream(request, threading.Event()))
+
+
+@pytest.mark.parametrize("emotion", [False, True])
+def test_a_reply_with_actions_parses_against_its_schema(llm: LlamaCppLlm, emotion: bool) -> None:
+    actions = {"paint_mech": PAINT, "check_clearance": CLEARANCE}
+    for line in ("Paint my mech blue, please.", "Nice weather in the hangar today."):
+        raw = text(llm, ask(line, reply_schema(actions, 120, emotion=emotion)))
+        data = json.loads(raw)
+        assert list(data) == (["action", "emotion", "say"] if emotion else ["action", "say"])
+        assert 1 <= len(data["say"]) <= 120
+        assert not emotion or data["emotion"] in EMOTIONS
+        reply = parse_reply(raw, actions)  # checks the action's name and arguments
+        assert reply.action in ("", *actions)
+        if reply.action == "paint_mech":
+            assert reply.arguments["color"] in PAINT["properties"]["color"]["enum"]
+
+
+def test_a_string_argument_is_written_freely_within_its_length(llm: LlamaCppLlm) -> None:
+    call = {
+        "type": "object",
+        "properties": {"name": {"const": "check_clearance"}, "arguments": CLEARANCE},
+        "required": ["name", "arguments"],
+    }
+    schema = {
+        "type": "object",
+        "properties": {"action": call, "say": {"type": "string", "maxLength": 60}},
+        "required": ["action", "say"],
+    }
+    raw = text(llm, ask("Is pilot Renn cleared for the armory?", schema))
+    data = json.loads(raw)
+    assert data["action"]["name"] == "check_clearance"
+    assert 0 < len(data["action"]["arguments"]["pilot"]) <= 24
+
+
+class CountingEvals:
+    """Counts the model's eval calls, wrapped around the backend's own."""
+
+    def __init__(self, llm: LlamaCppLlm) -> None:
+        self.llm, self.inner, self.calls = llm, llm._llama.eval, 0
+
+    def __enter__(self) -> CountingEvals:
+        def counted(tokens: Sequence[int]) -> None:
+            self.calls += 1
+            self.inner(tokens)
+
+        self.llm._llama.eval = counted
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.llm._llama.eval = self.inner
+
+
+def test_the_first_character_of_the_line_comes_after_three_evaluations(
+    llm: LlamaCppLlm,
+) -> None:
+    # prompt + '{"action": {"name": "'; the name + '"}, "emotion": "' (or the arguments'
+    # empty object); the emotion + '", "say": "'; then the line's first token is sampled.
+    schema = reply_schema({"wave": WAVE}, 120, emotion=True)
+    for line in ("How are you, Brakka?", "Wave at me!"):
+        request = ask(line, schema)
+        say = SayStream()
+        with CountingEvals(llm) as evals:
+            for piece in llm.stream(request, threading.Event()):
+                if say.feed(piece):
+                    break
+        assert say.raw.startswith('{"action": {"name": "')
+        assert evals.calls == 3, say.raw
+
+
+def test_forced_text_is_not_sampled(llm: LlamaCppLlm) -> None:
+    schema = reply_schema({"wave": WAVE}, 40, emotion=True)
+    request = ask("How are you, Brakka?", schema, Decoding(max_tokens=80, temperature=0))
+    with CountingEvals(llm) as evals:
+        raw = text(llm, request)
+    usage = request.usage
+    assert usage is not None and usage.prompt_tokens > 50
+    # The line's tokens are evaluated one by one; the JSON around it, some 20 tokens,
+    # in the three batches that carry the choices.
+    line = len(llm._llama.tokenize(json.loads(raw)["say"].encode(), add_bos=False))
+    assert evals.calls <= 3 + line
+    assert usage.completion_tokens >= line + 15
+
+
+def test_min_length_holds_the_line_open(llm: LlamaCppLlm) -> None:
+    schema = reply_schema({}, 200, min_chars=80)
+    raw = text(llm, ask("Yes or no: is the hangar open? One word.", schema))
+    assert 80 <= len(json.loads(raw)["say"]) <= 200
+
+
+def test_max_length_cuts_a_long_line(llm: LlamaCppLlm) -> None:
+    schema = reply_schema({}, 15)
+    raw = text(llm, ask("Tell me the whole history of the hangar, in detail.", schema))
+    assert 1 <= len(json.loads(raw)["say"]) <= 15
+
+
+def test_cancel_stops_it_and_frees_the_model(llm: LlamaCppLlm) -> None:
+    cancel = threading.Event()
+    schema = reply_schema({}, 400, min_chars=300)
+    pieces = []
+    for piece in llm.stream(ask("Tell me about the hangar.", schema), cancel):
+        pieces.append(piece)
+        if len(pieces) == 3:
+            cancel.set()
+    assert len(pieces) <= 4
+    assert json.loads(text(llm, ask("Hello!", reply_schema({}, 40))))["say"]
+
+
+def test_a_repeated_prompt_is_served_from_the_cache(llm: LlamaCppLlm) -> None:
+    schema = reply_schema({}, 40)
+    text(llm, ask("Where are the plasma cutters?", schema))
+    again = ask("Where are the plasma cutters?", schema)
+    text(llm, again)
+    assert again.usage is not None
+    assert again.usage.cached_tokens == again.usage.prompt_tokens - 1
+
+
+def test_a_schema_outside_the_subset_goes_through_the_grammar(llm: LlamaCppLlm) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"say": {"type": "string", "maxLength": 30}, "price": {"type": "number"}},
+        "required": ["say", "price"],
+    }
+    assert llm._plans.get(schema) is None
+    data = json.loads(text(llm, ask("What does a new actuator cost? Reply as JSON.", schema)))
+    assert isinstance(data["say"], str) and isinstance(data["price"], int | float)
