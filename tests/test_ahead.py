@@ -17,8 +17,10 @@ from npc.tts.base import Tts
 from plugin_stubs.wav import Pcm
 from tests import test_hearing
 from tests.helpers import engine, run, running
-from tests.mind_helpers import reply
+from tests.mind_helpers import FakeLlm, reply
+from tests.script_helpers import scripted
 from tests.test_hearing import finals, load, until
+from tests.test_script_hooks import FACTS
 from tests.test_speculate import FakeWarmLlm, speculating
 
 ears = test_hearing.ears
@@ -89,3 +91,20 @@ def test_a_player_who_goes_on_after_a_pause_gets_one_turn_for_the_whole_line(
         assert said == ["The quartermaster is on deck 3."]  # the guess's line never said
     else:
         assert said == ["Red it is."]
+
+
+def test_no_turn_is_begun_ahead_where_a_script_may_change_it(tmp_path: Path) -> None:
+    brain = scripted(FakeLlm(reply("Hm.")), tmp_path, FACTS)  # a before_turn hook for brakka
+
+    async def scenario() -> None:
+        async with running(brain) as server, engine(server) as client:
+            await client.open_session("brakka")
+            await client.open_session("quartermaster")
+            by_npc = {c.npc_id: c for c in brain.conversations}
+            brakka, quartermaster = by_npc["brakka"].scripts, by_npc["quartermaster"].scripts
+            assert brakka is not None and quartermaster is not None
+            assert await brakka.plain("brakka", "how is that thing doing?") is None
+            plan = await quartermaster.plain("quartermaster", "how is that thing doing?")
+            assert plan is not None and plan.turn.text == "how is that thing doing?"
+
+    run(scenario)

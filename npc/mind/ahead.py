@@ -11,8 +11,8 @@ sent or stored, and the CPU it took is all it cost (its prompt stays in the mode
 
 Not while the NPC speaks (its partials decide barge-in, its turn has the model), nor
 while another session's turn runs, nor in a group session (the addressee is decided with
-the turn), nor with behaviour scripts (a before_turn hook or an intent may change the line
-or answer it itself), and only when `[brain] speculate = true`.
+the turn), nor when a behaviour script may change the turn (a before_turn hook, an intent
+goal ready, an after_turn hook holding the line), and only when `[brain] speculate = true`.
 """
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ class Ahead:
         """The player paused after `text` ("": they went on)."""
         self.drop()
         conv = self.conv
-        if not text or conv.npc_speaking() or conv.group.grouped or conv.scripts is not None:
+        if not text or conv.npc_speaking() or conv.group.grouped:
             return
         if any(c is not conv and c.task is not None and not c.task.done()
                for c in conv.brain.conversations):
@@ -140,8 +140,14 @@ class Ahead:
         conv.brain.quiet()  # the turn is close: background work would only be in the way
         if conv.prefill is not None:
             conv.prefill.stop()
+        npc = conv.npc
         try:
-            prepared = await asyncio.to_thread(prepare, conv, conv.npc, guess.text, guess.player)
+            plan = None
+            if conv.scripts is not None:  # its plan, unless a script may change the turn
+                plan = await conv.scripts.plain(npc.id, guess.text)
+                if plan is None:
+                    return
+            prepared = await asyncio.to_thread(prepare, conv, npc, guess.text, guess.player, plan)
         except Exception as e:  # an optimisation: the turn itself reports real failures
             log.warning("%s: answering ahead failed: %s", conv.info.session, e)
             return
@@ -172,6 +178,7 @@ class Ahead:
         ready = guess.prepared is not None and not guess.cancel.is_set()
         same = ready and (guess.text, guess.player) == (text, player)
         if not (same and guess.prepared is not None and guess.prepared.request == request):
+            log.debug("%s: the turn's request is not the one begun ahead", self.conv.info.session)
             guess.stop()
             return None
         if go is not None:

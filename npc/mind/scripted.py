@@ -146,11 +146,28 @@ class ScriptSide(ScriptHost):
                     return True
         return False
 
+    async def plain(self, npc: str, text: str) -> Plan | None:
+        """The plan `before` would make for `npc`'s turn on `text` when no script can
+        change that turn (no before_turn hook, no intent goal ready, no after_turn hook
+        holding its line); None when one might. Changes nothing: a turn may be begun ahead
+        on it (npc/mind/ahead.py)."""
+        current = self.scripts.current
+        intents = any(
+            isinstance(g.when, Intent) and self.book.ready(g, npc, self.player)
+            for g in current.goals_for(npc)
+        )
+        if current.hooks_for(BEFORE, npc) or intents or self.holds(npc):
+            return None
+        return Plan(await self._turn(npc, text))
+
+    async def _turn(self, npc: str, text: str) -> Turn:
+        notes = await asyncio.to_thread(self.notes, npc)
+        return Turn(npc, self.player, text, [f"You remember: {n}" for n in notes])
+
     async def before(self, npc: str, text: str, player: str = "") -> Plan:
         """before_turn hooks, then intent goals, on `player`'s line ("": the session's)."""
         turn_player.set(player if player != self.conv.info.player else "")
-        notes = await asyncio.to_thread(self.notes, npc)
-        turn = Turn(npc, self.player, text, [f"You remember: {n}" for n in notes])
+        turn = await self._turn(npc, text)
         for hook in self.scripts.current.hooks_for(BEFORE, npc):
             trial = _copy(turn)
             if await self._call(hook.source, hook.fn, (self.handle(npc), trial)) is not None:
