@@ -16,6 +16,7 @@ BRAINS = ("mind", "echo")
 SPEECH_KEYS = {"tts", "tts_options", "fps", "face", "head"}
 MIND_KEYS = {
     "kind", "npcs_dir", "lore_dir", "actions_dir", "state_dir", "llm", "lore_k", "history_turns",
+    "lore_min_score", "lore_words",
     "action_timeout_s", "reload_s", "max_tokens", "temperature", "seed", "steer_log",
     "scripts_dir", "speculate",
 }
@@ -118,6 +119,8 @@ def _mind(
     state = base / table.get("state_dir", "state")
     options = MindOptions(
         lore_k=_int(table, "lore_k", 3),
+        lore_min_score=float(table.get("lore_min_score", 2.0)),
+        lore_words=_int(table, "lore_words", 60),
         history_turns=_int(table, "history_turns", 6),
         action_timeout_s=float(table.get("action_timeout_s", 8.0)),
         reload_s=float(table.get("reload_s", 1.0)),

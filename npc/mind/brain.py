@@ -52,7 +52,9 @@ REGARD_STEP = dict(zip(prompt.FEELINGS, (5, 0, -5), strict=True))  # per player 
 class MindOptions:
     """The [brain] table's settings for a MindBrain."""
 
-    lore_k: int = 3  # lore chunks in each prompt
+    lore_k: int = 3  # lore chunks in each prompt, at most
+    lore_min_score: float = 2.0  # a chunk is given only when BM25 + 4 x cosine reaches this
+    lore_words: int = 60  # words of lore per turn: the sentences that match best
     history_turns: int = 6  # recent turns in each prompt
     action_timeout_s: float = 8.0  # how long an engine action may take
     reload_s: float = 1.0  # how often designer files are checked; 0: never
