@@ -55,6 +55,13 @@ class HearingConfig:
     vocabulary: tuple[str, ...] = ()
 
 
+def reads_finished(text: str) -> bool:
+    """Whether a transcript reads as a finished turn: a question, here. A statement may
+    be the first of several ("Wait, stop. I changed my mind."), so it waits the full
+    hangover (docs/hearing.md)."""
+    return text.rstrip().rstrip("\"')").endswith("?")
+
+
 def is_backchannel(text: str) -> bool:
     """True when every word is a backchannel ("mhm", "okay", "uh-huh") or there are none."""
     return all(w in BACKCHANNELS for w in _WORD.findall(text.lower()))
@@ -260,10 +267,13 @@ class Hearing:
         """The pause's decode is done: tell the listener, if the player is still silent."""
         if u.finished or f is not u.speculative or f.cancelled() or f.exception() is not None:
             return
-        if not self.turns.in_utterance or self.turns.speaking or not f.result().strip():
+        text = f.result().strip()
+        if not self.turns.in_utterance or self.turns.speaking or not text:
             return  # the turn is over (the final follows at once) or the player went on
+        if reads_finished(text):
+            self.turns.early = True  # the quick hangover ends this turn
         u.told = True
-        self.listener.tentative(f.result().strip())
+        self.listener.tentative(text)
 
     def _maybe_partial(self, u: _Utterance) -> None:
         if u.partial_busy or u.speculative is not None or self.turns.speech < u.partial_due:

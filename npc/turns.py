@@ -17,6 +17,9 @@ class TurnConfig:
     speech_off: float = 0.35  # and below which it counts as silence again (hysteresis)
     min_speech_ms: int = 96  # speech this long starts an utterance (shorter: a click)
     hangover_ms: int = 480  # silence this long after speech ends the turn
+    # ...or this long, once the hearing says the words so far read as a finished question
+    # (`TurnDetector.early`); 0: never sooner than hangover_ms.
+    quick_hangover_ms: int = 320
     sample_rate: int = 16000
 
 
@@ -43,6 +46,8 @@ class TurnDetector:
         ms = config.sample_rate / 1000
         self._min_speech = int(config.min_speech_ms * ms)
         self._hangover = int(config.hangover_ms * ms)
+        quick = min(config.quick_hangover_ms or config.hangover_ms, config.hangover_ms)
+        self._quick = int(quick * ms)
         self.reset()
 
     def reset(self) -> None:
@@ -53,6 +58,9 @@ class TurnDetector:
         self._silence = 0  # samples of silence since speech last stopped
         self.speech = 0  # speech samples in the utterance
         self.position = 0  # samples seen
+        # Set (from the event loop) when the transcript at this pause reads as finished:
+        # the turn may then end after the quick hangover. Speech again clears it.
+        self.early = False
 
     def push(self, probability: float) -> TurnEvent | None:
         c = self.config
@@ -61,6 +69,7 @@ class TurnDetector:
         event: Event | None = None
         if voiced:
             self._silence = 0
+            self.early = False
             if not self.in_utterance:
                 self._run += self.frame
                 if self._run >= self._min_speech:
@@ -78,7 +87,7 @@ class TurnDetector:
         self._run = 0
         if self.in_utterance:
             self._silence += self.frame
-            if self._silence >= self._hangover:
+            if self._silence >= (self._quick if self.early else self._hangover):
                 ended = self._event(Event.END_OF_TURN)
                 self.reset_keep_position()
                 return ended
