@@ -73,5 +73,10 @@ def test_the_quick_bench_measures_every_turn_end_to_end(
     groups = figures["runs"]["2"]["groups"]
     assert set(groups) == {m.line.group for m in measured}
     assert all(ENGINE_TOTAL in g["stages"] for g in groups.values())
+    targets = figures["runs"]["2"]["targets"]
+    assert targets["spoken, no action"]["turns"] == 4  # plain and lore, in 2 sessions
+    assert targets["spoken, with an action"]["turns"] == 2
     print_tables(figures, CONFIG)
-    assert "2 session(s) at once: 12 turns, 0 failed" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "2 session(s) at once: 12 turns, 0 failed" in out
+    assert "spoken, no action: p50" in out and "target: p50 at most 500 ms" in out

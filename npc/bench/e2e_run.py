@@ -123,6 +123,14 @@ def _tts(brain: Any) -> Any:
     return build_tts("piper")
 
 
+# Issue 9's targets, from the player's last speech sample to the first NPC audio chunk at
+# the engine: spoken lines without an action (plain talk and lore questions), with one.
+TARGETS = (
+    ("spoken, no action", ("plain", "lore"), 500),
+    ("spoken, with an action", ("action",), 800),
+)
+
+
 def summarise(measured: list[Measured]) -> dict[str, Any]:
     """Per session count, per group of lines: p50/p90 of each stage and of the total."""
     out: dict[str, Any] = {"machine": _machine(), "runs": {}}
@@ -140,7 +148,18 @@ def summarise(measured: list[Measured]) -> dict[str, Any]:
             acted = sum(1 for m in mine if m.actions)
             groups[group] = {"turns": len(mine), "acted": acted, "stages": stages}
         failed = [f"{m.line.group}: {m.failed}" for m in turns if m.failed]
-        out["runs"][str(n)] = {"turns": len(turns), "failed": failed, "groups": groups}
+        targets: dict[str, Any] = {}
+        for name, whats, target in TARGETS:
+            totals = [m.engine["first_audio"] for m in turns if not m.failed
+                      and m.line.kind == "spoken" and m.line.what in whats
+                      and "first_audio" in m.engine]
+            got = percentiles(totals)
+            if got is not None:
+                targets[name] = {"p50": round(got[0], 1), "p90": round(got[1], 1),
+                                 "turns": len(totals), "target": target}
+        out["runs"][str(n)] = {
+            "turns": len(turns), "failed": failed, "groups": groups, "targets": targets,
+        }
     return out
 
 
@@ -169,6 +188,9 @@ def print_tables(figures: dict[str, Any], config: Path) -> None:
             print(f"{stage:<20}" + "".join(f"{t:>16}" for t in text))
         print(f"{'turns (acted)':<20}" + "".join(
             f"{groups[g]['turns']:>12} ({groups[g]['acted']})" for g in names))
+        for name, t in run.get("targets", {}).items():
+            print(f"{name}: p50 {t['p50']:.0f} ms, p90 {t['p90']:.0f} ms over {t['turns']} "
+                  f"turns (issue 9's target: p50 at most {t['target']} ms)")
 
 
 def _machine() -> str:
