@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -55,10 +56,10 @@ def text(llm: LlamaCppLlm, request: LlmRequest) -> str:
 def test_a_reply_with_actions_parses_against_its_schema(llm: LlamaCppLlm, emotion: bool) -> None:
     actions = {"paint_mech": PAINT, "check_clearance": CLEARANCE}
     for line in ("Paint my mech blue, please.", "Nice weather in the hangar today."):
-        raw = text(llm, ask(line, reply_schema(actions, 120, emotion=emotion)))
+        raw = text(llm, ask(line, reply_schema(actions, 60, emotion=emotion)))
         data = json.loads(raw)
         assert list(data) == (["action", "emotion", "say"] if emotion else ["action", "say"])
-        assert 1 <= len(data["say"]) <= 120
+        assert 1 <= len(data["say"]) <= 60
         assert not emotion or data["emotion"] in EMOTIONS
         reply = parse_reply(raw, actions)  # checks the action's name and arguments
         assert reply.action in ("", *actions)
@@ -174,3 +175,20 @@ def test_a_schema_outside_the_subset_goes_through_the_grammar(llm: LlamaCppLlm) 
     assert llm._plans.get(schema) is None
     data = json.loads(text(llm, ask("What does a new actuator cost? Reply as JSON.", schema)))
     assert isinstance(data["say"], str) and isinstance(data["price"], int | float)
+
+
+def test_a_choice_after_the_line_closes_the_object(llm: LlamaCppLlm) -> None:
+    schema = reply_schema({}, 60)
+    schema["properties"]["done"] = {"type": "boolean"}
+    schema["required"] = [*schema["required"], "done"]
+    data = json.loads(text(llm, ask("Say goodbye to me.", schema)))
+    assert list(data) == ["say", "done"] and isinstance(data["done"], bool)
+
+
+def test_word_bias_reaches_the_line(llm: LlamaCppLlm) -> None:
+    line = "Say the word 'hangar' three times."
+    plain = Decoding(max_tokens=40, temperature=0)
+    assert " size " in json.loads(text(llm, ask(line, reply_schema({}, 80), plain)))["say"]
+    avoid = replace(plain, word_bias=(("size", -100.0),))
+    said = json.loads(text(llm, ask(line, reply_schema({}, 80), avoid)))["say"]
+    assert "size" not in said.lower()

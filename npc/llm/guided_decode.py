@@ -12,10 +12,10 @@ evaluated with the next forced text; the closing quote is masked until `min_char
 forced at `max_chars`.
 
 Choices are greedy (the most likely option) whatever the temperature: the action is a
-decision, not style, and a sampled one is now and then a wrong one (measured on the
-hangar's action scenarios: docs/llm.md). The line itself follows the request's
-decoding: temperature, top-k 40, top-p and min-p 0.05 as llama.cpp's defaults, the
-repeat penalty over the output's last 64 tokens, the word bias, the seed.
+decision, not style; on the hangar's action scenarios greedy choices scored 38/42 and
+choices sampled at the brain's temperature 36/42 (docs/llm.md). The line itself follows
+the request's decoding: temperature, top-k 40, top-p and min-p 0.05 as llama.cpp's
+defaults, the repeat penalty over the output's last 64 tokens, the word bias, the seed.
 """
 
 from __future__ import annotations
