@@ -143,8 +143,7 @@ class Guided:
     sent: int = 0  # of which yielded
     pending: bytes = b""  # decided, not yet evaluated
     sampled: int = 0
-    evals: int = 0  # eval calls made (the prompt's included)
-    greedy_choices: bool = True
+    greedy_choices: bool = True  # False: sampled at the temperature (measured worse)
 
     def run(self, steps: Plan) -> Iterator[str]:
         try:
@@ -185,7 +184,6 @@ class Guided:
             else list(text_or_tokens)
         )
         self.model.eval(tokens)
-        self.evals += 1
         if isinstance(text_or_tokens, bytes):
             self.pending = b""
 
