@@ -128,7 +128,7 @@ def _mind(
         temperature=float(table.get("temperature", 0.6)),
         seed=table.get("seed"),
         cache_dir=state / "cache",
-        speculate=bool(table.get("speculate", False)),
+        speculate=bool(table.get("speculate", True)),
     )
     llm_table = dict(table.get("llm", {}))
     steer_log = table.get("steer_log", "steerlm.jsonl")

@@ -62,7 +62,8 @@ class MindOptions:
     temperature: float = 0.6
     seed: int | None = None
     cache_dir: Path | None = None  # the lore index cache
-    speculate: bool = False  # evaluate the prompt on partial transcripts (npc/mind/speculate.py)
+    # evaluate the prompt on partials, begin the reply at the pause (npc/mind/speculate.py, ahead.py)
+    speculate: bool = True
 
 
 def progress(text: str) -> None:
