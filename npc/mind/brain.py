@@ -62,7 +62,8 @@ class MindOptions:
     temperature: float = 0.6
     seed: int | None = None
     cache_dir: Path | None = None  # the lore index cache
-    # evaluate the prompt on partials, begin the reply at the pause (npc/mind/speculate.py, ahead.py)
+    # work ahead: prefill on partials, the reply begun at the pause (npc/mind/speculate.py,
+    # ahead.py), the next prompt warmed after a turn
     speculate: bool = True
 
 
