@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from bridge.errors import ConfigError
 from bridge.messages import Interrupted, Message, NpcAudio, TurnEnd
 from npc import steer
 from npc.ears import Ears
@@ -182,10 +183,22 @@ def test_a_steer_change_shows_in_the_next_reply(hangar: Hangar) -> None:
 
 
 def test_the_npc_remembers_a_player_after_a_restart(
-    embedded_llm: LlamaCppLlm, ears: Ears, piper_tts: Tts, tmp_path: Path
+    ears: Ears, piper_tts: Tts, tmp_path: Path
 ) -> None:
-    def visit(line: str) -> Turn:  # a new brain each time, on the same state folder
-        return Hangar(embedded_llm, ears, piper_tts, tmp_path).visit("brakka", "p7", line)
+    def visit(line: str) -> Turn:
+        # A restart: a new brain and a new model (nothing kept in its cache), on the same
+        # state folder. The shared model of the other tests would answer from prompt
+        # states they left behind, whose logits differ in the last bits from a fresh
+        # evaluation: after the whole suite it sampled "You're my friend, aren't you?"
+        # (twice, in a fresh clone's `make test`; alone it names Alex).
+        try:
+            llm = LlamaCppLlm(n_ctx=4096, n_threads=2)
+        except ConfigError as e:
+            pytest.skip(f"the embedded model is not available here: {e}")
+        try:
+            return Hangar(llm, ears, piper_tts, tmp_path).visit("brakka", "p7", line)
+        finally:
+            llm.close()
 
     first = visit("My name is Alex. Remember my name.")
     done(first)
