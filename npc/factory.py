@@ -104,6 +104,7 @@ def _mind(
     from npc.llm import build_llm
     from npc.memory import Memory
     from npc.mind.brain import MindBrain, MindOptions
+    from npc.rag import relevance
     from npc.steer import SteerLog
 
     unknown = sorted(set(table) - MIND_KEYS)
@@ -119,8 +120,8 @@ def _mind(
     state = base / table.get("state_dir", "state")
     options = MindOptions(
         lore_k=_int(table, "lore_k", 3),
-        lore_min_score=float(table.get("lore_min_score", 2.0)),
-        lore_words=_int(table, "lore_words", 60),
+        lore_min_score=float(table.get("lore_min_score", relevance.MIN_SCORE)),
+        lore_words=_int(table, "lore_words", relevance.LORE_WORDS),
         history_turns=_int(table, "history_turns", 6),
         action_timeout_s=float(table.get("action_timeout_s", 8.0)),
         reload_s=float(table.get("reload_s", 1.0)),

@@ -31,6 +31,7 @@ from npc.designer.persona import NpcFile
 from npc.llm.base import LlmRequest, Usage
 from npc.mind import acting, prompt
 from npc.mind.reply import SAY_CHARS, SAY_MIN_CHARS, reply_schema
+from npc.mind.speculate import others_turn
 
 if TYPE_CHECKING:
     from npc.mind.conversation import MindConversation
@@ -127,10 +128,7 @@ class Ahead:
         """The player paused after `text` ("": they went on)."""
         self.drop()
         conv = self.conv
-        if not text or conv.npc_speaking() or conv.group.grouped:
-            return
-        if any(c is not conv and c.task is not None and not c.task.done()
-               for c in conv.brain.conversations):
+        if not text or conv.npc_speaking() or conv.group.grouped or others_turn(conv):
             return
         guess = self.guess = _Guess(text, player or conv.info.player)
         guess.task = asyncio.ensure_future(self._start(guess))
@@ -175,9 +173,9 @@ class Ahead:
         guess, self.guess = self.guess, None
         if guess is None:
             return None
-        ready = guess.prepared is not None and not guess.cancel.is_set()
-        same = ready and (guess.text, guess.player) == (text, player)
-        if not (same and guess.prepared is not None and guess.prepared.request == request):
+        p = guess.prepared
+        ours = (guess.text, guess.player) == (text, player) and not guess.cancel.is_set()
+        if p is None or not ours or p.request != request:
             log.debug("%s: the turn's request is not the one begun ahead", self.conv.info.session)
             guess.stop()
             return None

@@ -31,6 +31,7 @@ from npc.mind import prompt
 from npc.mind.acting import available
 from npc.mind.conversation import MindConversation
 from npc.mind.scripted import ScriptSide
+from npc.rag import relevance
 from npc.rag.index import Hit, LoreIndex
 from npc.roster import session_npcs
 from npc.script.intent import IntentMatcher
@@ -53,8 +54,8 @@ class MindOptions:
     """The [brain] table's settings for a MindBrain."""
 
     lore_k: int = 3  # lore chunks in each prompt, at most
-    lore_min_score: float = 2.0  # a chunk is given only when BM25 + 4 x cosine reaches this
-    lore_words: int = 60  # words of lore per turn: the sentences that match best
+    lore_min_score: float = relevance.MIN_SCORE  # a chunk only when its match reaches this
+    lore_words: int = relevance.LORE_WORDS  # words of lore per turn: the best sentences
     history_turns: int = 6  # recent turns in each prompt
     action_timeout_s: float = 8.0  # how long an engine action may take
     reload_s: float = 1.0  # how often designer files are checked; 0: never

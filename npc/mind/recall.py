@@ -56,10 +56,9 @@ def lore_for(b: MindBrain, text: str, tags: Collection[str]) -> list[relevance.P
     if b.index is None:
         return []
     o = b.options
-    # lore_min_score / lore_words: [brain] options once MindOptions has them (notes9.md).
-    min_score = getattr(o, "lore_min_score", relevance.MIN_SCORE)
-    words = getattr(o, "lore_words", relevance.LORE_WORDS)
-    return relevance.relevant(b.index, text, tags, o.lore_k, min_score=min_score, words=words)
+    return relevance.relevant(
+        b.index, text, tags, o.lore_k, min_score=o.lore_min_score, words=o.lore_words
+    )
 
 
 def remember(

@@ -36,6 +36,14 @@ if TYPE_CHECKING:
 log = logging.getLogger("npc_bridge.mind")
 
 
+def others_turn(conv: MindConversation) -> bool:
+    """Another session's turn is running: the model is its, not a guess's."""
+    return any(
+        c is not conv and c.task is not None and not c.task.done()
+        for c in conv.brain.conversations
+    )
+
+
 class Prefill:
     """One session's speculative prefill: `partial` on each partial transcript."""
 
@@ -46,18 +54,11 @@ class Prefill:
 
     def partial(self, text: str, player: str) -> None:
         conv = self.conv
-        if not text.strip() or conv.npc_speaking() or conv.group.grouped or self._others():
+        if not text.strip() or conv.npc_speaking() or conv.group.grouped or others_turn(conv):
             return
         self.stop()
         self.cancel = threading.Event()
         self.task = asyncio.ensure_future(self._warm(text, player, self.cancel))
-
-    def _others(self) -> bool:
-        """Another session's turn is running: the model is its, not a guess's."""
-        return any(
-            c is not self.conv and c.task is not None and not c.task.done()
-            for c in self.conv.brain.conversations
-        )
 
     def stop(self) -> None:
         """The turn starts (or the session closes): a warm still running gives way."""
@@ -67,7 +68,7 @@ class Prefill:
         """The turn is over: evaluate the head the next turn's prompt will start with, then
         call `then` (the brain's work after a turn, which would otherwise take the model
         first), unless the next turn began meanwhile."""
-        if self.conv.group.grouped or self._others():
+        if self.conv.group.grouped or others_turn(self.conv):
             then()
             return
         self.stop()
@@ -80,12 +81,10 @@ class Prefill:
         conv, b = self.conv, self.conv.brain
         actions = acting.available(npc, b.designs.actions, conv.info.actions)
         try:
-            context = await asyncio.to_thread(recall.remembered, b, npc, player)
-            attrs = conv.attributes(npc)
-            request = b.request(npc, actions, context, "", attrs, {})
-            if request.prompt is None:  # a raw prompt has no message to cut at
-                head = LlmRequest(prompt.chat_head(npc, actions, context, attrs))
-                await asyncio.to_thread(b.llm.warm, head, cancel)
+            if not b.llm.capabilities.steerlm:  # a raw SteerLM prompt has no message to cut at
+                context = await asyncio.to_thread(recall.remembered, b, npc, player)
+                head = prompt.chat_head(npc, actions, context, conv.attributes(npc))
+                await asyncio.to_thread(b.llm.warm, LlmRequest(head), cancel)
         except Exception as e:  # an optimisation: the turn itself reports real failures
             log.warning("%s: warming the next prompt head failed: %s", npc.id, e)
         if not cancel.is_set():
