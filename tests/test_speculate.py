@@ -7,6 +7,7 @@ turn warms on its partials before it generates, and barge-in still works with it
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from pathlib import Path
 
@@ -136,6 +137,41 @@ def test_after_a_turn_the_next_prompt_head_is_warmed(
     # The brain's own work after turn 1 (judging the player's line) waited for the warm.
     after_first = llm.events[llm.events.index("turn") + 1 :]
     assert after_first[0] == "warm" and "other" in after_first, llm.events
+
+
+def test_a_regard_that_moves_warms_the_head_again(
+    piper_tts: Tts, ears: Ears, tmp_path: Path
+) -> None:
+    # Turn 1, then the regard judgement (the player's line was kind: +5), then turn 2.
+    llm = FakeWarmLlm(reply("Glad to help."), '{"feeling": "warmer"}', reply("Anything else?"))
+
+    async def scenario() -> None:
+        async with running(speculating(llm, piper_tts, ears, tmp_path)) as server, engine(
+            server
+        ) as client:
+            s = await client.open_session("quartermaster")
+            await s.say("Thank you, you are very kind.")
+            turn = await s.turn(30.0)
+            assert turn.end is not None and turn.end.reason == "done", turn.messages
+            for _ in range(200):  # the judgement and the second warm, while the player waits
+                if llm.events.count("warm") >= 2:
+                    break
+                await asyncio.sleep(0.05)
+            await s.say("Thanks.")
+            turn = await s.turn(30.0)
+            assert turn.end is not None and turn.end.reason == "done", turn.messages
+
+    run(scenario)
+    # The head warmed after turn 1, the judgement, then the head again with the new feelings.
+    first = llm.events.index("turn")
+    assert llm.events[first + 1 : first + 4] == ["warm", "other", "warm"], llm.events
+    before, after = (w.messages[-1].content for w in llm.warms[:2])
+    assert "regard" not in before and "regard +5" in after, (before, after)
+    # Turn 2's prompt starts with the second warm: only its line is new.
+    turns = [r for r in llm.requests if "say" in (r.schema or {}).get("properties", {})]
+    head = llm.warms[1].messages
+    assert turns[1].messages[: len(head) - 1] == head[:-1]
+    assert turns[1].messages[-1].content.startswith(head[-1].content)
 
 
 def test_barge_in_still_stops_the_npc_with_speculation_on(

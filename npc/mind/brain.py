@@ -276,37 +276,47 @@ class MindBrain(Brain):
             self._summary.cancel()
             self._summary = None
 
-    def summarize_later(self, npc: NpcFile, player: str) -> None:
+    def summarize_later(
+        self, npc: NpcFile, player: str, changed: Callable[[], None] | None = None
+    ) -> None:
         """After a turn, in the background: let the player's last line move the NPC's
-        regard, then fold old turns into the rolling summary once there are enough. The
-        next turn cancels this work (`quiet`), so it never delays a reply."""
+        regard, then fold old turns into the rolling summary once there are enough, then
+        call `changed` if either moved (the next prompt's notes are then new). The next
+        turn cancels this work (`quiet`), so it never delays a reply."""
         if self._summary is None or self._summary.done():
-            self._summary = asyncio.ensure_future(self.reflect(npc, player))
+            self._summary = asyncio.ensure_future(self._reflect_then(npc, player, changed))
 
-    async def reflect(self, npc: NpcFile, player: str) -> None:
-        """The work after a turn, in order: regard, then the summary."""
-        await self._regard(npc, player)
-        await self._summarize(npc, player)
+    async def _reflect_then(
+        self, npc: NpcFile, player: str, changed: Callable[[], None] | None
+    ) -> None:
+        if await self.reflect(npc, player) and changed is not None:
+            changed()
 
-    async def _regard(self, npc: NpcFile, player: str) -> None:
+    async def reflect(self, npc: NpcFile, player: str) -> bool:
+        """The work after a turn, in order: regard, then the summary; whether either moved."""
+        moved = await self._regard(npc, player)
+        return await self._summarize(npc, player) or moved
+
+    async def _regard(self, npc: NpcFile, player: str) -> bool:
         """Judge how the player's last line makes the NPC feel; nudge its regard by it."""
         line = await asyncio.to_thread(self.memory.last, npc.id, player, "player")
         if line is None or self._judged.get((npc.id, player)) == line.id:
-            return
+            return False
         try:
             answer = await self.llm.complete(prompt.regard(line.text))
             step = REGARD_STEP[json.loads(answer)["feeling"]]
         except (BridgeError, ValueError, KeyError, TypeError) as e:
             log.warning("regard for %s/%s failed: %s", npc.id, player, e)
-            return
+            return False
         self._judged[(npc.id, player)] = line.id
         if step:
             await asyncio.to_thread(self.memory.change_relationship, npc.id, player, REGARD, step)
+        return bool(step)
 
-    async def _summarize(self, npc: NpcFile, player: str) -> None:
+    async def _summarize(self, npc: NpcFile, player: str) -> bool:
         turns = await asyncio.to_thread(self.memory.since_summary, npc.id, player)
         if len(turns) < SUMMARY_AFTER:
-            return
+            return False
         old = turns[:-SUMMARY_KEEP]
         before = (await asyncio.to_thread(self.memory.summary, npc.id, player)).text
         request = prompt.summary(npc, before, [(t.role, t.text) for t in old], self.options.seed)
@@ -314,5 +324,6 @@ class MindBrain(Brain):
             text = json.loads(await self.llm.complete(request))["summary"]
         except (BridgeError, ValueError, KeyError, TypeError) as e:
             log.warning("summary for %s/%s failed: %s", npc.id, player, e)
-            return
+            return False
         await asyncio.to_thread(self.memory.set_summary, npc.id, player, text, old[-1].id)
+        return True

@@ -242,8 +242,15 @@ class MindConversation(TalkingConversation):
             await self.speaker.finish()
             self.trace.mark("spoken")
         recall.remember(self, npc, attrs, context, text, reply, outcome=outcome, player=player)
-        if self.prefill is not None:  # the next turn's prompt head first, then the rest
-            self.prefill.after_turn(npc, player, then=lambda: b.summarize_later(npc, player))
+        prefill = self.prefill
+        if prefill is not None:  # the next turn's prompt head first, then the rest; a moved
+            # regard or summary changes that head's notes, so it is warmed again
+            def rewarm() -> None:
+                prefill.after_turn(npc, player, then=lambda: None)
+
+            prefill.after_turn(
+                npc, player, then=lambda: b.summarize_later(npc, player, changed=rewarm)
+            )
         else:
             b.summarize_later(npc, player)
 
