@@ -117,6 +117,7 @@ class ScriptedModel:
         self.vocab, self.wants, self.runner = vocab, wants, runner
         self.context: list[int] = []
         self.batches: list[list[int]] = []
+        self.rewound: list[int] = []  # tokens forgotten by each rewind
 
     def tokenize(self, text: bytes) -> list[int]:
         out, at = [], 0
@@ -147,6 +148,17 @@ class ScriptedModel:
 
     def room(self) -> int:
         return 1000
+
+    def eval_at(self, tokens: Sequence[int], at: Sequence[int]) -> list[NpArray]:
+        self.eval(tokens)
+        return [self.logits() for _ in at]
+
+    def size(self) -> int:
+        return len(self.context)
+
+    def rewind(self, size: int) -> None:
+        self.rewound.append(len(self.context) - size)
+        del self.context[size:]
 
 
 def test_forced_text_goes_with_the_next_decision_in_one_batch_and_a_cut_quote_closes() -> None:
@@ -182,3 +194,38 @@ def test_cancel_before_the_first_evaluation_gives_nothing() -> None:
     run = Guided(model, StringTokens.build(vocab), sampling(0.0), cancel)
     assert list(run.run(plan(schema))) == []
     assert model.batches == []
+
+
+MOODS = [b"{", b'"', b"mood", b": ", b", ", b"say", b"calm", b"mad", b"}", b"Hi", b'!"']
+MOOD = {
+    "type": "object",
+    "properties": {"mood": {"enum": ["calm", "mad"]}, "say": {"type": "string"}},
+    "required": ["mood", "say"],
+}
+
+
+def test_a_choice_guessed_right_shares_one_batch_with_the_line_opening() -> None:
+    model = ScriptedModel(MOODS, [6, 9, 10])  # "calm" (the first option), "Hi", '!"'
+    run = Guided(model, StringTokens.build(MOODS), sampling(0.0), threading.Event())
+    assert "".join(run.run(plan(MOOD))) == '{"mood": "calm", "say": "Hi!"}'
+    # '{"mood": "' with the guess '"calm", "say": "' in one batch; the line's logits follow
+    assert model.batches == [[0, 1, 2, 1, 3, 1, 6, 1, 4, 1, 5, 1, 3, 1], [9]]
+    assert (run.guesses, run.missed, model.rewound) == (1, 0, [])
+
+
+def test_a_choice_guessed_wrong_goes_back_and_takes_what_the_logits_chose() -> None:
+    model = ScriptedModel(MOODS, [7, 9, 10])  # the logits want "mad", not the guess
+    run = Guided(model, StringTokens.build(MOODS), sampling(0.0), threading.Event())
+    assert "".join(run.run(plan(MOOD))) == '{"mood": "mad", "say": "Hi!"}'
+    assert (run.guesses, run.missed) == (1, 1)
+    assert model.rewound == [8]  # the guess's '"calm", "say": "' forgotten
+    assert model.context == [0, 1, 2, 1, 3, 1, 7, 1, 4, 1, 5, 1, 3, 1, 9]
+    assert 6 not in model.context
+
+
+def test_without_speculation_each_choice_has_its_own_batch() -> None:
+    model = ScriptedModel(MOODS, [6, 9, 10])
+    run = Guided(model, StringTokens.build(MOODS), sampling(0.0), threading.Event(),
+                 speculate=False)
+    assert "".join(run.run(plan(MOOD))) == '{"mood": "calm", "say": "Hi!"}'
+    assert model.batches == [[0, 1, 2, 1, 3, 1], [6, 1, 4, 1, 5, 1, 3, 1], [9]]

@@ -11,6 +11,13 @@ a token holding the closing quote and more is cut after the quote, and what it k
 evaluated with the next forced text; the closing quote is masked until `min_chars` and
 forced at `max_chars`.
 
+Choices are guessed ahead (`Guided.speculate`): the first option of a choice, and of each
+choice after it up to the next free string, is evaluated in one batch with the logits
+kept at every choice; where the logits bear a guess out nothing more is evaluated, where
+they do not the context goes back to that choice (a few tokens evaluated for nothing).
+The reply schema lists "none" and "neutral" first, so a plain line's first token needs one
+evaluation instead of three.
+
 Choices are greedy (the most likely option) whatever the temperature: the action is a
 decision, not style; on the hangar's action scenarios greedy choices scored 38/42 and
 choices sampled at the brain's temperature 36/42 (docs/llm.md). The line itself follows
@@ -39,13 +46,19 @@ NpArray = Any  # numpy arrays: the stubs' generics add nothing here
 
 
 class Model(Protocol):
-    """What the decoder needs of a model: its context grows by `eval` only."""
+    """What the decoder needs of a model: its context grows by `eval` (or `eval_at`) and
+    shrinks only by `rewind`."""
 
     def tokenize(self, text: bytes) -> list[int]: ...
     def eval(self, tokens: Sequence[int]) -> None: ...
     def logits(self) -> NpArray: ...  # float32 [n_vocab], for the next position
     def recent(self, n: int) -> list[int]: ...  # the output's last `n` evaluated tokens
     def room(self) -> int: ...  # tokens the context can still take
+    # One batch, and the logits after `tokens[:k]` for each k in `at` (1 <= k); `logits()`
+    # then gives those after all of them.
+    def eval_at(self, tokens: Sequence[int], at: Sequence[int]) -> list[NpArray]: ...
+    def size(self) -> int: ...  # tokens in the context, those waiting to be evaluated too
+    def rewind(self, size: int) -> None: ...  # forget the tokens after the first `size`
 
 
 class Cancelled(Exception):
@@ -144,6 +157,9 @@ class Guided:
     pending: bytes = b""  # decided, not yet evaluated
     sampled: int = 0
     greedy_choices: bool = True  # False: sampled at the temperature (measured worse)
+    speculate: bool = True  # guess the choices up to the next string: one batch for all
+    guesses: int = 0  # choices guessed (counted whether they held or not)
+    missed: int = 0  # guesses the logits did not bear out
 
     def run(self, steps: Plan) -> Iterator[str]:
         try:
@@ -159,9 +175,11 @@ class Guided:
                     yield from self._string(step)
                     steps = steps[1:]
                 elif isinstance(step, Choice):
-                    option = self._choose(step.options)
+                    guessed = self._speculate(steps) if self.speculate else None
+                    if guessed is None:
+                        guessed = lead(self._choose(step.options))[1]
                     yield from self._flush()
-                    steps = lead(option)[1]
+                    steps = guessed
         except Cancelled:
             return
         yield from self._flush()
@@ -183,7 +201,8 @@ class Guided:
             if isinstance(text_or_tokens, bytes)
             else list(text_or_tokens)
         )
-        self.model.eval(tokens)
+        if tokens:  # nothing waits after a speculation that held
+            self.model.eval(tokens)
         if isinstance(text_or_tokens, bytes):
             self.pending = b""
 
@@ -193,9 +212,14 @@ class Guided:
         depth = _shared(ids)
         if depth:
             self._eval(ids[0][:depth])
-        alive = list(range(len(options)))
+        return self._resolve(_Fork(options, heads, ids, depth), self.model.logits())
+
+    def _resolve(self, fork: _Fork, logits: NpArray) -> Plan:
+        """Pick among `fork`'s options with `logits` (those after its shared tokens),
+        evaluating one token more while several options share the one picked."""
+        ids, depth = fork.ids, fork.depth
+        alive = list(range(len(fork.options)))
         while True:
-            logits = self.model.logits()
             firsts = sorted({ids[i][depth] for i in alive})
             best = firsts[self._among(logits[firsts])]
             self.sampled += 1
@@ -204,12 +228,65 @@ class Guided:
                 break
             self._eval([best])
             depth += 1
+            logits = self.model.logits()
         chosen = alive[0]
         done = len(b"".join(self._piece(t) for t in ids[chosen][:depth]))
-        whole = self.pending + heads[chosen]
-        self.out += heads[chosen].decode()
+        whole = self.pending + fork.heads[chosen]
+        self.out += fork.heads[chosen].decode()
         self.pending = whole[done:]
-        return options[chosen]
+        return fork.options[chosen]
+
+    def _speculate(self, steps: Plan) -> Plan | None:
+        """`steps` opens with a choice. Guess its first option, and the first option of
+        each choice after it, up to the next free string; evaluate all their tokens in one
+        batch with the logits at every choice, then check the guesses in order. Where one
+        fails, the context goes back to that choice and the logits there decide it as
+        `_choose` would. The steps after what is decided, or None to choose plainly.
+
+        The reply's "none" action and "neutral" emotion come first in their lists: for
+        most lines both hold and the line's first token needs one evaluation, not three."""
+        pending, out = self.pending, self.out
+        tokens: list[int] = []
+        forks: list[tuple[_Fork, int, bytes, str]] = []  # fork, tokens before its logits, state
+        rest = steps
+        while rest and isinstance(rest[0], Choice):
+            options = rest[0].options
+            heads = [lead(o)[0].encode() for o in options]
+            ids = [self.model.tokenize(pending + h) for h in heads]
+            depth = _shared(ids)
+            if any(len(x) <= depth for x in ids):
+                break
+            firsts = [x[depth] for x in ids]
+            if firsts.count(firsts[0]) > 1 or not tokens + ids[0][:depth]:
+                break  # the guess needs two tokens to tell, or there is nothing to evaluate
+            tokens += ids[0][:depth]
+            forks.append((_Fork(options, heads, ids, depth), len(tokens), pending, out))
+            done = len(b"".join(self._piece(t) for t in ids[0][:depth]))
+            out += heads[0].decode()
+            pending = (pending + heads[0])[done:]
+            rest = lead(options[0])[1]
+        if not forks:
+            return None
+        if rest and isinstance(rest[0], Text):
+            tokens += self.model.tokenize(pending)  # what the string's first token follows
+            pending = b""
+        if self.cancel.is_set():
+            raise Cancelled
+        start = self.model.size()
+        logits = self.model.eval_at(tokens, [at for _, at, _, _ in forks])
+        for (fork, at, before, said), seen in zip(forks, logits, strict=True):
+            self.guesses += 1
+            firsts = sorted({x[fork.depth] for x in fork.ids})
+            best = firsts[self._among(seen[firsts])]
+            if best == fork.ids[0][fork.depth]:
+                self.sampled += 1
+                continue
+            self.missed += 1
+            self.model.rewind(start + at)
+            self.out, self.pending = said, before
+            return lead(self._resolve(fork, seen))[1]
+        self.out, self.pending = out, pending
+        return rest
 
     def _among(self, scores: NpArray) -> int:
         t = self.sampling.temperature
@@ -256,6 +333,17 @@ class Guided:
             vals = logits[seen]
             logits[seen] = np.where(vals > 0, vals / s.repeat_penalty, vals * s.repeat_penalty)
         return logits
+
+
+@dataclass(frozen=True, slots=True)
+class _Fork:
+    """A choice at the point of deciding: its options, their forced heads, the pending
+    text plus each head as tokens, and how many of those tokens they all share."""
+
+    options: tuple[Plan, ...]
+    heads: list[bytes]
+    ids: list[list[int]]
+    depth: int
 
 
 def _shared(ids: list[list[int]]) -> int:

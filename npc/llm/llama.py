@@ -142,6 +142,9 @@ class LlamaCppLlm(Llm):
             json_schema=True, raw_prompt=True, prefix_reuse=True, steerlm=steerlm
         )
 
+    def _count(self, n: int) -> None:
+        self.evaluated += n
+
     def _count_evaluations(self) -> None:
         evaluate = self._llama.eval
 
@@ -255,7 +258,8 @@ class LlamaCppLlm(Llm):
             keep = min(common_prefix(self._live(), tokens), len(tokens) - 1)
             bias = self._logit_bias(request.decoding.word_bias) or {}
             yield from guided_stream(
-                self._llama, self._cpp, vocab, steps, request, tokens, keep, bias, cancel
+                self._llama, self._cpp, vocab, steps, request, tokens, keep, bias, cancel,
+                self._count,
             )
 
     def _string_tokens(self) -> StringTokens:
