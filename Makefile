@@ -6,9 +6,19 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-# llama-cpp-python builds from source (about 6-10 minutes on 2 cores; pip caches the wheel).
-# A -march=native build crashes on some Xeons (AMX/AVX-512 paths): build for plain AVX2.
-export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+# llama-cpp-python builds from source (about 5-10 minutes on 2 cores). A -march=native build
+# dies with SIGILL on Xeon VMs that list AMX but do not enable it, so the flags are chosen
+# here: AVX2, plus AVX-512 and VNNI where /proc/cpuinfo lists them (prompts evaluate 1.4x
+# faster with them: docs/latency.md). Never AMX. The wheel is kept per set of flags in
+# LLAMA_WHEELS, so a change of flags (or of machine) builds again and nothing else does.
+CPU_FLAGS := $(shell grep -m1 '^flags' /proc/cpuinfo 2>/dev/null)
+has = $(filter $(1),$(CPU_FLAGS))
+AVX512_ARGS := $(if $(and $(call has,avx512f),$(call has,avx512bw),$(call has,avx512vl)),-DGGML_AVX512=ON \
+  $(if $(call has,avx512_vnni),-DGGML_AVX512_VNNI=ON) $(if $(call has,avx512_bf16),-DGGML_AVX512_BF16=ON))
+VNNI_ARGS := $(if $(call has,avx_vnni),-DGGML_AVX_VNNI=ON)
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON $(strip $(AVX512_ARGS) $(VNNI_ARGS))
+LLAMA_PIN := $(shell grep -m1 -o 'llama-cpp-python==[0-9.]*' setup.cfg)
+LLAMA_WHEELS ?= $(HOME)/.cache/npc-bridge/wheels/llama-$(shell echo '$(LLAMA_PIN) $(CMAKE_ARGS)' | sha1sum | cut -c1-12)
 
 .PHONY: demo test lint types unit install clean chromium cpp cpp-deps bench-cpp
 
@@ -22,8 +32,14 @@ install: $(STAMP)
 $(STAMP): setup.cfg pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "NPC Bridge needs Python 3.11 or newer (set PYTHON=...)")'
 	$(PYTHON) -m venv $(VENV)
-	@echo "Installing into $(VENV) (the first time builds llama.cpp: several minutes)..."
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,embedded]'
+	@if ! ls $(LLAMA_WHEELS)/*.whl >/dev/null 2>&1; then \
+	  echo "Building llama.cpp for this CPU ($(CMAKE_ARGS)): several minutes, once..."; \
+	  $(BIN)/python -m pip wheel --quiet --disable-pip-version-check --no-deps --no-cache-dir \
+	    -w $(LLAMA_WHEELS) '$(LLAMA_PIN)'; \
+	fi
+	@echo "Installing into $(VENV)..."
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --find-links $(LLAMA_WHEELS) \
+	  -e '.[dev,embedded]'
 	touch $(STAMP)
 
 lint: $(STAMP)
