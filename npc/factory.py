@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from npc.mind.brain import MindBrain
 
 BRAINS = ("mind", "echo")
-SPEECH_KEYS = {"tts", "tts_options", "fps", "face", "head"}
+SPEECH_KEYS = {"tts", "tts_options", "fps", "face", "head", "acknowledge"}
 MIND_KEYS = {
     "kind", "npcs_dir", "lore_dir", "actions_dir", "state_dir", "llm", "lore_k", "history_turns",
     "lore_min_score", "lore_words",
@@ -68,11 +68,12 @@ def _voices(table: dict[str, Any]) -> Any:
     fps = table.get("fps", 60)
     if fps not in (30, 60):
         raise ConfigError(f"[speech] fps must be 30 or 60, got {fps!r}")
-    for key in ("face", "head"):
+    for key in ("face", "head", "acknowledge"):
         if not isinstance(table.get(key, True), bool):
             raise ConfigError(f"[speech] {key} must be true or false, got {table[key]!r}")
     tts_options = dict(table.get("tts_options", {}))
-    options = SpeechOptions(fps=fps, face=table.get("face", True), head=table.get("head", True))
+    options = SpeechOptions(fps=fps, face=table.get("face", True), head=table.get("head", True),
+                            acknowledge=table.get("acknowledge", False))
     return Voices(lambda: build_tts(name, tts_options), options)
 
 

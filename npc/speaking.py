@@ -43,6 +43,9 @@ class SpeechOptions:
     fps: int = 60
     face: bool = True
     head: bool = True  # headYaw/Pitch/Roll channels after the 52 ARKit ones
+    # A player's turn opens with the NPC's `acknowledge` line ("Hm."), made at session open,
+    # while its answer is on its way (docs/latency.md): the studio's choice, off by default.
+    acknowledge: bool = False
 
 
 class Speaker:
@@ -83,6 +86,16 @@ class Speaker:
         """The line in progress is complete: speak its last words too."""
         for clause in self.splitter.flush():
             self._put(clause)
+
+    def acknowledge(self, clips: list[Clip]) -> bool:
+        """Send `clips` (the NPC's acknowledgement, made ahead) now, before the line: only
+        while nothing of the turn has been said. Whether they went out."""
+        if self.queued or self.cursor or self.failed or not clips:
+            return False
+        for clip in clips:
+            self._send(clip, line=False)
+        self.trace.mark("acknowledged")
+        return True
 
     def _put(self, clause: str) -> None:
         if not self.queued:
@@ -136,8 +149,9 @@ class Speaker:
         if self.face is not None and self.cursor:
             self._frames(*self.face.finish())
 
-    def _send(self, clip: Clip) -> None:
-        """One clip out: its face frames, then its audio in chunks, from the cursor on."""
+    def _send(self, clip: Clip, line: bool = True) -> None:
+        """One clip out: its face frames, then its audio in chunks, from the cursor on.
+        `line`: the clip is the NPC's line (not an acknowledgement before it)."""
         if self.face is not None:
             self._frames(*self.face.feed(clip.pcm, clip.phones))
         conv, s = self.conv, self.conv.info.session
@@ -153,6 +167,8 @@ class Speaker:
                 )
             )
             self.trace.mark("first_audio")
+            if line:
+                self.trace.mark("line_audio")
             self.cursor += len(chunk)
             conv.sent_samples = self.cursor
 
@@ -190,6 +206,7 @@ class Voices:
         self._tts = tts if isinstance(tts, Tts) else None
         self._load = None if isinstance(tts, Tts) else tts
         self.options = options or SpeechOptions()
+        self._acks: dict[tuple[str, Voice, int], list[Clip]] = {}  # acknowledgements made
 
     @property
     def tts(self) -> Tts:
@@ -214,6 +231,23 @@ class Voices:
 
     def speaker(self, conv: TalkingConversation, voice: Voice) -> Speaker:
         return Speaker(conv, self.tts, voice, self.options)
+
+    def make_acknowledgements(self, npcs: list[NpcFile], rate: int) -> None:
+        """Blocking: synthesise each NPC's `acknowledge` line at `rate` (a session's output
+        rate), once; a voice that fails is logged and that NPC goes without."""
+        for npc in npcs:
+            key = (npc.lines["acknowledge"], npc.tts, rate)
+            if key in self._acks or not key[0].strip():
+                continue
+            try:
+                self._acks[key] = _synthesise(self.tts, key[0], npc.tts, rate)
+            except BridgeError as e:
+                log.warning("%s: the acknowledgement could not be spoken: %s", npc.id, e)
+                self._acks[key] = []
+
+    def acknowledgement(self, npc: NpcFile, rate: int) -> list[Clip]:
+        """`npc`'s acknowledgement at `rate` if it is made ([] when not, or not yet)."""
+        return self._acks.get((npc.lines["acknowledge"], npc.tts, rate), [])
 
     def close(self) -> None:
         if self._tts is not None:

@@ -21,10 +21,12 @@ STAGES = (
     "end_of_turn",  # spoken: the VAD's hangover ran out
     "transcript",  # spoken: the final transcript is decoded
     "prepared",  # lore and memory gathered, the prompt built
+    "acknowledged",  # the NPC's acknowledgement ("Hm.") went out ([speech] acknowledge)
     "first_token",  # the model's first piece of output
     "first_text",  # the first words of the NPC's line (a dialogue-delta went out)
     "first_clause",  # the first clause went to the voice
-    "first_audio",  # the first npc-audio chunk went out
+    "first_audio",  # the first npc-audio chunk went out (an acknowledgement's, if any)
+    "line_audio",  # the first npc-audio chunk of the NPC's line itself
     "first_face",  # the first face-frames went out
     "generated",  # the model finished the reply
     "spoken",  # the last audio and face frames went out

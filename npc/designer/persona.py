@@ -37,6 +37,8 @@ LINE_DEFAULTS = {
     "action_failed": "Hm. That didn't work. Let me think of something else.",
     "no_answer": "I don't know anything about that.",
     "confused": "Sorry, I didn't catch that. Say again?",
+    # said while the answer is on its way, when the game's [speech] acknowledge is on
+    "acknowledge": "Hm.",
 }
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 

@@ -232,11 +232,12 @@ class MindBrain(Brain):
             vocabulary = [npc.name, *names, *terms]
             conv.hearing = self.ears.listen(conv, vocabulary=vocabulary)
             conv.listen = functools.partial(self.ears.listen, vocabulary=vocabulary)
+        if self.voices is not None and self.voices.options.acknowledge:
+            self._background(self.voices.make_acknowledgements, [npc, *others],
+                             info.audio_out_rate)
         actions = available(npc, self.designs.actions, info.actions)
         if info.actions:  # the engine's actions are in this session's prompt head: warm it
-            task = asyncio.ensure_future(asyncio.to_thread(self._warm_one, npc, actions))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._background(self._warm_one, npc, actions)
         return Opened(conv, npc.id, npc.name, list(actions), group)
 
     # -- for conversations -----------------------------------------------------------------
@@ -244,6 +245,17 @@ class MindBrain(Brain):
     def speaker(self, conv: MindConversation, npc: NpcFile) -> Speaker | None:
         """The voice for one turn of `conv`; None for a brain without one."""
         return self.voices.speaker(conv, npc.tts) if self.voices is not None else None
+
+    def acknowledge(self, conv: MindConversation, npc: NpcFile) -> None:
+        """Open a player's turn with `npc`'s acknowledgement, if the game wants one."""
+        v, speaker = self.voices, conv.speaker
+        if v is not None and v.options.acknowledge and speaker is not None:
+            speaker.acknowledge(v.acknowledgement(npc, conv.info.audio_out_rate))
+
+    def _background(self, work: Callable[..., Any], *args: Any) -> None:
+        task = asyncio.ensure_future(asyncio.to_thread(work, *args))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def search(self, text: str, tags: Collection[str]) -> list[Hit]:
         if self.index is None:

@@ -217,6 +217,8 @@ class MindConversation(TalkingConversation):
                 reply = None
             else:
                 self.holding = self.scripts is not None and self.scripts.holds(npc.id)
+                if not self.holding:
+                    b.acknowledge(self, npc)
                 reply = await self._generate(request, schemas, self._ahead(text, player, request))
             if reply is not None and self.scripts is not None:
                 reply = await self.scripts.review(npc, text, reply)
