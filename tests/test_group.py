@@ -213,9 +213,10 @@ def test_a_banter_line_that_says_it_is_done_ends_it_early(tmp_path: Path) -> Non
     run(scenario)
 
 
-def test_a_banter_line_that_only_repeats_twice_ends_it_unsaid(tmp_path: Path) -> None:
+def test_a_banter_line_that_only_repeats_three_times_ends_it_unsaid(tmp_path: Path) -> None:
     llm = FakeSceneLlm(line("Who took my wrench?"), line("Page four of the log, Brakka."),
-                       line("Page four of the log."), line("Page four."), line("Never asked for."))
+                       line("Page four of the log."), line("Page four."), line("The log."),
+                       line("Never asked for."))
     brain = mind(llm, tmp_path)
 
     async def scenario() -> None:
@@ -227,9 +228,10 @@ def test_a_banter_line_that_only_repeats_twice_ends_it_unsaid(tmp_path: Path) ->
             assert texts == ["Who took my wrench?", "Page four of the log, Brakka."]
 
     run(scenario)
-    # The repeat was written once more, hotter, before the banter gave up.
+    # The repeat was written twice more, hotter each time, before the banter gave up.
     asked = [r for r in llm.requests if "done" in str(r.schema)]
-    assert len(asked) == 4 and asked[3].decoding.temperature > asked[2].decoding.temperature
+    temperatures = [r.decoding.temperature for r in asked[2:]]
+    assert len(asked) == 5 and temperatures == sorted(set(temperatures)), temperatures
 
 
 def test_a_player_typing_during_a_banter_joins_it(tmp_path: Path) -> None:

@@ -37,7 +37,7 @@ TICK_S = 0.05  # how often a scene waiting for quiet looks again
 MIN_LINES = 2  # a banter is an exchange: "done" counts from the second line on
 MAX_LINES = 12
 MAX_TOKENS = 96
-ATTEMPTS = 2  # a line that only repeats is written once more, hotter, before the end
+ATTEMPTS = 3  # a line that only repeats is written again, hotter each time, before the end
 REPEAT_PENALTY = 1.3  # the lines so far are in the prompt: saying them again costs more
 
 RULES = (
