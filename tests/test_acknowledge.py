@@ -9,16 +9,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bridge.config import load
+from bridge.config import load as load_config
 from bridge.errors import ConfigError
-from bridge.messages import DialogueDelta, NpcAudio
+from bridge.messages import DialogueDelta, Interrupted, NpcAudio, TurnEnd
+from npc.ears import Ears
 from npc.factory import build_brain
 from npc.mind.brain import MindBrain
 from npc.speaking import SpeechOptions, Voices
 from npc.tts.base import Tts
 from plugin_stubs.playback import Turn
+from tests import test_hearing
 from tests.helpers import engine, run, running
 from tests.mind_helpers import FakeLlm, mind, reply
+from tests.test_hearing import finals, load, until
+
+ears = test_hearing.ears
 
 LINE = "Stores open at the second bell."
 
@@ -79,7 +84,35 @@ def test_without_it_the_first_audio_is_the_line(piper_tts: Tts, tmp_path: Path) 
 def test_the_speech_table_takes_it_as_a_boolean(tmp_path: Path) -> None:
     config = tmp_path / "npc.toml"
     config.write_text('[brain]\nkind = "echo"\n\n[speech]\ntts = "piper"\nacknowledge = "yes"\n')
-    _, rest = load(config)
+    _, rest = load_config(config)
     rest["brain"]["kind"] = "mind"
     with pytest.raises(ConfigError, match="acknowledge must be true or false"):
         build_brain(rest, tmp_path)
+
+
+def test_barge_in_still_stops_an_acknowledged_turn(
+    piper_tts: Tts, ears: Ears, tmp_path: Path
+) -> None:
+    long_line = ("Listen close, pilot, because I will only say this once: the north hangar "
+                 "runs on a fusion reactor, and nobody touches it but me.")
+    brain = mind(FakeLlm(reply(long_line), reply("Fine, fine.")), tmp_path)
+    brain.voices = Voices(piper_tts, SpeechOptions(acknowledge=True))
+    brain.ears = ears
+
+    async def scenario() -> None:
+        async with running(brain) as server, engine(server) as client:
+            s = await client.open_session("brakka")
+            await asyncio.sleep(1.0)  # the acknowledgement is made at session open
+            await s.say("Tell me about the reactor.")
+            first = await until(s, TurnEnd)  # "Hm.", then seconds of the line, playing now
+            assert first[-1].reason == "done"  # type: ignore[attr-defined]
+            assert "acknowledged" in first[-1].latency_ms  # type: ignore[attr-defined]
+            await s.stream(load("stop"), end=False)  # the player talks over it
+            msgs = await until(s, Interrupted)
+            assert msgs[-1].reason == "barge-in"  # type: ignore[attr-defined]
+            rest = await until(s, TurnEnd)
+            heard = finals(msgs + rest)
+            assert heard and "stop" in heard[0].text.lower()
+            assert rest[-1].reason == "done"  # type: ignore[attr-defined]
+
+    run(scenario)
