@@ -4,8 +4,9 @@ Speech starts as soon as the first clause exists, so the first cut comes early (
 clause ending at a comma is enough, and with no mark at all the first few words go on
 their own: a short first clip is synthesised in well under 100 ms), later cuts wait for a
 sentence end or a longer clause (prosody is better over whole phrases). A cut needs the
-space after the mark: "3.5" and "e.g." mid-word are never cut, and a stream that stops
-mid-clause gives the rest to `flush`.
+space after the mark ("3.5" and "e.g." mid-word are never cut), except the first clause's
+comma right after a word's letter, cut as it arrives (one model step sooner; "1,000" is
+never cut); a stream that stops mid-clause gives the rest to `flush`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ MIN_CHARS = 40  # later clauses end at a comma only past this length
 MAX_CHARS = 160  # with no mark at all, cut at the last space past this length
 
 _MARK = re.compile(r"[.!?…]+[\"')\]]*\s|[,;:—]\s")
+_FIRST_COMMA = re.compile(r"[^\W\d_],\Z")  # "Aye, kid," as it arrives: a word's comma
 
 
 class ClauseSplitter:
@@ -65,6 +67,10 @@ class ClauseSplitter:
             mark = m.group(0).strip()[:1]
             if mark in SENTENCE_END or m.start() + 1 >= shortest:
                 return m.end()
+        if self.count == 0 and len(self.pending) >= shortest and _FIRST_COMMA.search(
+            self.pending
+        ):
+            return len(self.pending)  # the first clause, without waiting for the next word
         longest = self.first_max if self.count == 0 else self.max_chars
         if len(self.pending) > longest:
             space = self.pending.rfind(" ", 0, longest)

@@ -52,3 +52,13 @@ def test_a_first_clause_with_no_mark_is_cut_after_a_few_words() -> None:
     out = s.feed("The north hangar runs on a fusion core that hums all night")
     assert out == ["The north hangar"]  # short: its audio is ready quickly
     assert s.feed(" long. Yes") == ["runs on a fusion core that hums all night long."]
+
+
+def test_the_first_clause_comma_is_cut_as_it_arrives_after_a_word() -> None:
+    s = ClauseSplitter()
+    assert s.feed("Mind the crane") == []
+    assert s.feed(",") == ["Mind the crane,"]  # no need to wait for the next word
+    assert s.feed(" kid, or it takes") == []  # later commas wait for a longer clause
+    s = ClauseSplitter()
+    assert s.feed("It costs 1,") == []  # a number's comma may go on: "1,000"
+    assert s.feed("000 credits, kid") == ["It costs 1,000 credits,"]
