@@ -7,9 +7,11 @@ import logging
 import os
 import sys
 
-# llama.cpp's OpenMP threads spin while waiting by default, which starves everything else
-# on a small CPU (measured: docs/llm.md). Set before anything imports llama_cpp.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# llama.cpp's OpenMP threads spin for long while waiting by default, which starves
+# everything else on a small CPU (measured: docs/llm.md, docs/latency.md): a short spin
+# instead. Set before anything imports llama_cpp (npc/llm/llama.py: spin_briefly).
+if "OMP_WAIT_POLICY" not in os.environ:
+    os.environ.setdefault("GOMP_SPINCOUNT", "10000")
 
 from bridge.errors import BridgeError
 from npc.cli import bench, demo, face, keys, play, serve, talk, view

@@ -68,7 +68,8 @@ class LlmRequest:
 
     `schema`, when set, is a JSON Schema the whole output must match (grammar or guided
     decoding); the backend guarantees it or raises BackendError. `usage`, when given, is
-    filled in while the request runs.
+    filled in while the request runs. `urgent`: a player waits for its first words and
+    nothing else of the brain's runs, so a backend may spend more of the CPU on its start.
     """
 
     messages: tuple[ChatMessage, ...] = ()
@@ -76,6 +77,7 @@ class LlmRequest:
     schema: dict[str, Any] | None = None
     decoding: Decoding = field(default_factory=Decoding)
     usage: Usage | None = field(default=None, compare=False)
+    urgent: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

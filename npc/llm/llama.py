@@ -29,6 +29,18 @@ CHATML = (
 )
 _GRAMMARS_KEPT = 32
 WARM_STEP = 32  # tokens evaluated between checks of a warm's cancel flag
+# An urgent request (a player waits: LlmRequest.urgent) decodes its first pieces (the
+# JSON up to the line, then a token each: the first clause) on this many threads.
+URGENT_THREADS = 2
+URGENT_PIECES = 8
+SPIN_COUNT = "10000"  # libgomp's busy-wait turns before a waiting worker sleeps
+
+
+def spin_briefly() -> None:
+    """Before llama.cpp's libgomp loads: its workers spin briefly, then sleep, unless the
+    user set OMP_WAIT_POLICY or GOMP_SPINCOUNT."""
+    if "OMP_WAIT_POLICY" not in os.environ:
+        os.environ.setdefault("GOMP_SPINCOUNT", SPIN_COUNT)
 
 
 def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
@@ -109,11 +121,12 @@ class LlamaCppLlm(Llm):
         guided: bool = True,
     ) -> None:
         path = check_gguf(Path(model)) if str(model) else embedded_model_path()
-        # llama.cpp's OpenMP workers spin while they wait. On a machine whose cores the
-        # other stages (or processes) share, a spinning worker holds the core its partner
-        # needs and each token waits for the scheduler: 2 threads on 2 busy cores ran
-        # 8x slower per token. Read when libgomp loads, so it must precede the import.
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        # llama.cpp's OpenMP workers spin while they wait (libgomp reads this when it
+        # loads, so it must precede the import): by default for 300,000 turns, and a worker
+        # spinning that long holds the core its partner or another stage needs (2 threads
+        # on 2 busy cores ran 8x slower per token). A short spin keeps most of the speed of
+        # two threads on an idle machine (docs/latency.md) and gives the core back soon.
+        spin_briefly()
         llama_cpp = require("llama_cpp", "embedded", "llama-cpp-python")
         self.path = path
         try:
@@ -128,6 +141,10 @@ class LlamaCppLlm(Llm):
             raise ConfigError(f"LLM model {path}: llama.cpp cannot load it: {e}") from e
         self._cpp = llama_cpp
         self.n_ctx = n_ctx
+        # Decode threads (one: the other stages share the two cores) and, for an urgent
+        # request's first pieces, all of the machine's (up to URGENT_THREADS).
+        self._threads = (self._llama.n_threads, self._llama.n_threads_batch)
+        self._urgent_threads = min(URGENT_THREADS, os.cpu_count() or 1)
         self.evaluated = 0  # tokens run through the model since it loaded (prompt + output)
         self._count_evaluations()
         self._format = self._chat_formatter()
@@ -257,10 +274,22 @@ class LlamaCppLlm(Llm):
             # One prompt token is evaluated again at least: its logits may be stale.
             keep = min(common_prefix(self._live(), tokens), len(tokens) - 1)
             bias = self._logit_bias(request.decoding.word_bias) or {}
-            yield from guided_stream(
+            pieces = guided_stream(
                 self._llama, self._cpp, vocab, steps, request, tokens, keep, bias, cancel,
                 self._count,
             )
+            boost = request.urgent and self._urgent_threads > self._threads[0]
+            if boost:  # up to the first clause: nothing else of the brain runs meanwhile
+                self._llama._ctx.set_n_threads(self._urgent_threads, self._threads[1])
+            try:
+                for i, piece in enumerate(pieces):
+                    if boost and i >= URGENT_PIECES:
+                        self._llama._ctx.set_n_threads(*self._threads)
+                        boost = False
+                    yield piece
+            finally:
+                if boost:
+                    self._llama._ctx.set_n_threads(*self._threads)
 
     def _string_tokens(self) -> StringTokens:
         if self._vocab is None:  # ~0.4 s: at the first warm (a session's open), if any

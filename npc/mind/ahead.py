@@ -66,6 +66,9 @@ def prepare(
     schema = reply_schema(schemas, SAY_CHARS[verbosity], SAY_MIN_CHARS[verbosity], emotion=face)
     asked = f"{text}\n\n({plan.instruction})" if plan and plan.instruction else text
     request = b.request(npc, actions, context, asked, attrs, schema)
+    # A player waits for these words; with another session's turn running the machine
+    # is not the reply's alone (npc/llm/llama.py spends both cores only then).
+    request = dataclasses.replace(request, urgent=not others_turn(conv))
     return Prepared(actions, schemas, context, request)
 
 
