@@ -199,3 +199,27 @@ def test_word_bias_reaches_the_line(llm: LlamaCppLlm) -> None:
     avoid = replace(plain, word_bias=(("size", -100.0),))
     said = json.loads(text(llm, ask(line, reply_schema({}, 80), avoid)))["say"]
     assert "size" not in said.lower()
+
+
+def test_an_urgent_request_starts_on_both_cores_then_gives_one_back(llm: LlamaCppLlm) -> None:
+    calls: list[tuple[int, int]] = []
+    ctx = llm._llama._ctx
+    inner = ctx.set_n_threads
+
+    def recorded(n: int, n_batch: int) -> None:
+        calls.append((n, n_batch))
+        inner(n, n_batch)
+
+    ctx.set_n_threads = recorded
+    try:
+        schema = reply_schema({}, 120, emotion=True)
+        text(llm, ask("How are you, Brakka?", schema))  # not urgent: one decode thread
+        assert calls == []
+        urgent = replace(ask("How are you, Brakka?", schema), urgent=True)
+        text(llm, urgent)
+    finally:
+        ctx.set_n_threads = inner
+    one, batch = llm._threads
+    if llm._urgent_threads <= one:
+        pytest.skip("a single core: nothing to add")
+    assert calls == [(2, batch), (one, batch)]  # both cores, then back after the first pieces
