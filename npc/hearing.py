@@ -197,13 +197,13 @@ class Hearing:
         x = np.concatenate(parts)
         carried = len(self.pending)  # samples of the last call that begin the first frame
         loop = asyncio.get_running_loop()
-        events, frames = await loop.run_in_executor(self.vad_pool, self._vad, x)
+        events, frames, speaking = await loop.run_in_executor(self.vad_pool, self._vad, x)
         n = self.vad.capabilities.frame_samples
-        for i, (ev, frame) in enumerate(zip(events, frames, strict=True)):
+        for i, (ev, frame, voiced) in enumerate(zip(events, frames, speaking, strict=True)):
             # A frame arrived with the chunk that holds its last sample.
             last = (i + 1) * n - carried - 1
             chunk = min(int(np.searchsorted(ends, last, side="right")), len(batch) - 1)
-            await self._on_frame(ev, frame, batch[chunk].arrived)
+            await self._on_frame(ev, frame, batch[chunk].arrived, voiced)
 
     def _drop_utterance(self) -> None:
         u, self.utterance = self.utterance, None
@@ -218,16 +218,26 @@ class Hearing:
         assert self.resampler is not None
         return self.resampler.push(x)
 
-    def _vad(self, x: np.ndarray) -> tuple[list[TurnEvent | None], list[np.ndarray]]:
-        """Worker thread: cut into frames, run the VAD and the turn detector on each."""
+    def _vad(
+        self, x: np.ndarray
+    ) -> tuple[list[TurnEvent | None], list[np.ndarray], list[bool]]:
+        """Worker thread: cut into frames, run the VAD and the turn detector on each; each
+        frame's event and whether the player was speaking at it (a batch of many frames,
+        audio sent faster than real time, ends with the detector in its last state)."""
         n = self.vad.capabilities.frame_samples
         buf = np.concatenate([self.pending, x])
         count = len(buf) // n
         frames = [buf[i * n : (i + 1) * n] for i in range(count)]
         self.pending = buf[count * n :]
-        return [self.turns.push(self.vad.probability(f)) for f in frames], frames
+        events, speaking = [], []
+        for f in frames:
+            events.append(self.turns.push(self.vad.probability(f)))
+            speaking.append(self.turns.speaking)
+        return events, frames, speaking
 
-    async def _on_frame(self, ev: TurnEvent | None, frame: np.ndarray, arrived: float) -> None:
+    async def _on_frame(
+        self, ev: TurnEvent | None, frame: np.ndarray, arrived: float, speaking: bool
+    ) -> None:
         u = self.utterance
         if ev is not None and ev.event is Event.SPEECH_START:
             hints = Hints(list(self.config.vocabulary))
@@ -241,7 +251,7 @@ class Hearing:
             self.preroll.append(frame)
             return
         u.stream.feed(frame)
-        if self.turns.speaking:
+        if speaking:
             u.last_speech_at = arrived
         if ev is None:
             self._maybe_partial(u)

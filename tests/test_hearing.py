@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import tomllib
 import wave
@@ -13,6 +14,7 @@ import pytest
 from scipy.signal import resample_poly
 
 from bridge.messages import Error, Interrupted, Message, NpcAudio, Transcript, TurnEnd
+from npc import hearing as hearing_module
 from npc.asr.base import Asr, AsrStream, Hints
 from npc.bench.speech import wer, words
 from npc.ears import Ears
@@ -245,3 +247,50 @@ def test_a_hearing_session_opens_with_its_declared_actions(ears: Ears) -> None:
             assert s.opened is not None and s.opened.actions == ["paint"]
 
     run(scenario)
+
+
+class _Finals:
+    """A Listener that keeps the finals (text and trace) and ignores the rest."""
+
+    def __init__(self) -> None:
+        self.finals: list[tuple[str, dict[str, float]]] = []
+
+    def speech_started(self) -> None: ...
+    def npc_speaking(self) -> bool:
+        return False
+
+    def partial(self, text: str, speech_ms: float) -> None: ...
+    def tentative(self, text: str) -> None: ...
+    def failed(self, error: object) -> None:
+        raise AssertionError(error)
+
+    def final(self, text: str, trace: dict[str, float]) -> None:
+        self.finals.append((text, dict(trace)))
+
+
+def test_an_utterance_heard_in_one_batch_is_traced_from_its_last_speech_sample(
+    ears: Ears, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Audio that arrives all at once (an engine sending faster than real time, or a
+    # hearing stage that fell behind) goes to the VAD in batches of many frames; each
+    # frame's own speech state must set the trace's origin, not the batch's last.
+    monkeypatch.setattr(hearing_module, "BATCH_S", 5.0)  # the whole line in one batch
+
+    async def scenario() -> list[tuple[str, dict[str, float]]]:
+        listener = _Finals()
+        hearing = ears.listen(listener, vocabulary=[])  # type: ignore[arg-type]
+        pcm = load("stop", silence_s=0.9)
+        step = 640 * 2  # 40 ms chunks of 16 kHz PCM16
+        for i in range(0, len(pcm.data), step):
+            hearing.feed(pcm.data[i : i + step], 16000, 1)
+        for _ in range(200):
+            if listener.finals:
+                break
+            await asyncio.sleep(0.05)
+        await hearing.close()
+        return listener.finals
+
+    finals = run(scenario)
+    assert len(finals) == 1 and "stop" in finals[0][0].lower(), finals
+    marks = finals[0][1]
+    assert 0 <= marks["end_of_turn"] <= marks["transcript"] < 5000, marks
