@@ -9,6 +9,8 @@ The checks are on the world (paint, credits, stores), not the model's wording.
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from bridge.errors import ConfigError
 from bridge.messages import Interrupted, Message, NpcAudio, TurnEnd
 from npc import steer
 from npc.ears import Ears
+from npc.llm.base import LlmRequest
 from npc.llm.llama import LlamaCppLlm
 from npc.memory import Memory
 from npc.mind.brain import MindBrain
@@ -185,24 +188,38 @@ def test_a_steer_change_shows_in_the_next_reply(hangar: Hangar) -> None:
 def test_the_npc_remembers_a_player_after_a_restart(
     ears: Ears, piper_tts: Tts, tmp_path: Path
 ) -> None:
+    asked: list[LlmRequest] = []  # the turns' requests, in order
+
     def visit(line: str) -> Turn:
         # A restart: a new brain and a new model (nothing kept in its cache), on the same
-        # state folder. The shared model of the other tests would answer from prompt
-        # states they left behind, whose logits differ in the last bits from a fresh
-        # evaluation: after the whole suite it sampled "You're my friend, aren't you?"
-        # (twice, in a fresh clone's `make test`; alone it names Alex).
+        # state folder.
         try:
             llm = LlamaCppLlm(n_ctx=4096, n_threads=2)
         except ConfigError as e:
             pytest.skip(f"the embedded model is not available here: {e}")
+        stream = llm.stream
+
+        def kept(request: LlmRequest, cancel: threading.Event) -> Iterator[str]:
+            if "say" in (request.schema or {}).get("properties", {}):
+                asked.append(request)
+            return stream(request, cancel)
+
+        llm.stream = kept  # type: ignore[method-assign]
         try:
             return Hangar(llm, ears, piper_tts, tmp_path).visit("brakka", "p7", line)
         finally:
             llm.close()
 
-    first = visit("My name is Alex. Remember my name.")
+    first = visit("My name is Alex.")
     done(first)
     assert "alex" in first.transcript.lower(), first.transcript
+    said = first.text
     turn = visit("What is my name?")
     done(turn)
-    assert "alex" in turn.text.lower(), turn.text
+    # The restarted brain read the first visit back from its memory: the player's line
+    # and the NPC's answer are in the history of the second visit's prompt. (Whether the
+    # 0.5B model then names Alex depends on its sampling: it did at some builds and not at
+    # others, so the answer itself is not asserted.)
+    history = " ".join(m.content for m in asked[-1].messages[:-1])
+    assert "My name is Alex" in history and said[:20] in history, (said, history[-600:])
+    assert "What is my name?" in asked[-1].messages[-1].content
