@@ -229,3 +229,12 @@ def test_without_speculation_each_choice_has_its_own_batch() -> None:
                  speculate=False)
     assert "".join(run.run(plan(MOOD))) == '{"mood": "calm", "say": "Hi!"}'
     assert model.batches == [[0, 1, 2, 1, 3, 1], [6, 1, 4, 1, 5, 1, 3, 1], [9]]
+
+
+def test_a_string_option_the_hint_names_is_guessed_instead_of_the_first() -> None:
+    model = ScriptedModel(MOODS, [7, 9, 10])  # the logits want "mad"
+    run = Guided(model, StringTokens.build(MOODS), sampling(0.0), threading.Event(),
+                 hint="player says: why are you so mad?")
+    assert "".join(run.run(plan(MOOD))) == '{"mood": "mad", "say": "Hi!"}'
+    assert (run.guesses, run.missed, model.rewound) == (1, 0, [])  # one batch, no miss
+    assert len(model.batches) == 2

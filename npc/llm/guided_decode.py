@@ -158,6 +158,7 @@ class Guided:
     sampled: int = 0
     greedy_choices: bool = True  # False: sampled at the temperature (measured worse)
     speculate: bool = True  # guess the choices up to the next string: one batch for all
+    hint: str = ""  # lower-case text the string options are looked for in (the last message)
     guesses: int = 0  # choices guessed (counted whether they held or not)
     missed: int = 0  # guesses the logits did not bear out
 
@@ -244,7 +245,8 @@ class Guided:
         `_choose` would. The steps after what is decided, or None to choose plainly.
 
         The reply's "none" action and "neutral" emotion come first in their lists: for
-        most lines both hold and the line's first token needs one evaluation, not three."""
+        most lines both hold and the line's first token needs one evaluation, not three.
+        A string option the hint names ("Give me a wrench": "wrench") is guessed instead."""
         pending, out = self.pending, self.out
         tokens: list[int] = []
         forks: list[tuple[_Fork, int, bytes, str]] = []  # fork, tokens before its logits, state
@@ -257,14 +259,15 @@ class Guided:
             if any(len(x) <= depth for x in ids):
                 break
             firsts = [x[depth] for x in ids]
-            if firsts.count(firsts[0]) > 1 or not tokens + ids[0][:depth]:
+            g = _guess(heads, self.hint)
+            if firsts.count(firsts[g]) > 1 or not tokens + ids[g][:depth]:
                 break  # the guess needs two tokens to tell, or there is nothing to evaluate
-            tokens += ids[0][:depth]
-            forks.append((_Fork(options, heads, ids, depth), len(tokens), pending, out))
-            done = len(b"".join(self._piece(t) for t in ids[0][:depth]))
-            out += heads[0].decode()
-            pending = (pending + heads[0])[done:]
-            rest = lead(options[0])[1]
+            tokens += ids[g][:depth]
+            forks.append((_Fork(options, heads, ids, depth, g), len(tokens), pending, out))
+            done = len(b"".join(self._piece(t) for t in ids[g][:depth]))
+            out += heads[g].decode()
+            pending = (pending + heads[g])[done:]
+            rest = lead(options[g])[1]
         if not forks:
             return None
         if rest and isinstance(rest[0], Text):
@@ -278,7 +281,7 @@ class Guided:
             self.guesses += 1
             firsts = sorted({x[fork.depth] for x in fork.ids})
             best = firsts[self._among(seen[firsts])]
-            if best == fork.ids[0][fork.depth]:
+            if best == fork.ids[fork.guess][fork.depth]:
                 self.sampled += 1
                 continue
             self.missed += 1
@@ -344,6 +347,25 @@ class _Fork:
     heads: list[bytes]
     ids: list[list[int]]
     depth: int
+    guess: int = 0  # the option guessed ahead of its logits
+
+
+_STRING = re.compile(rb'"((?:[^"\\]|\\.)+)"')
+
+
+def _guess(heads: list[bytes], hint: str) -> int:
+    """Which option to guess: the string value (an enum's "wrench") that `hint` names
+    last, as whole words; else the first option ("none", "neutral": the likeliest)."""
+    best, at = 0, -1
+    for i, head in enumerate(heads):
+        m = _STRING.match(head)
+        if m is None:
+            continue
+        value = m.group(1).decode("utf-8", "replace").lower()
+        found = [w.start() for w in re.finditer(rf"\b{re.escape(value)}\b", hint)]
+        if found and found[-1] > at:
+            best, at = i, found[-1]
+    return best
 
 
 def _shared(ids: list[list[int]]) -> int:

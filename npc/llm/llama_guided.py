@@ -133,7 +133,7 @@ def guided_stream(
         rng=np.random.default_rng(d.seed),
         max_tokens=d.max_tokens,
     )
-    run = Guided(context, vocab, sampling, cancel)
+    run = Guided(context, vocab, sampling, cancel, hint=_hint(request))
     usage = request.usage
     if usage is not None:
         usage.prompt_tokens, usage.cached_tokens = len(prompt), keep
@@ -144,3 +144,10 @@ def guided_stream(
     finally:
         if usage is not None:
             usage.completion_tokens = len(context.tokenize(run.out.encode()))
+
+
+def _hint(request: LlmRequest) -> str:
+    """Where an enum's value is looked for to guess it: the last message (the player's
+    line comes last in it), or the raw prompt's end."""
+    text = request.messages[-1].content if request.messages else (request.prompt or "")[-2000:]
+    return text.lower()
