@@ -4,6 +4,7 @@ player, banter in turn order that ends by itself, a player joining it, and bad i
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import threading
 from collections.abc import Iterator
@@ -12,10 +13,13 @@ from pathlib import Path
 from bridge import errors
 from bridge.messages import Message, TurnEnd, TurnStart
 from bridge.server import BridgeServer
+from npc.designer.reload import Designs
 from npc.llm.base import LlmRequest
 from npc.memory import Memory
 from npc.mind.conversation import MindConversation
+from npc.mind.group import Group
 from plugin_stubs.client import Session
+from sample_game import HERE
 from tests.helpers import engine, next_error, run, running, talk
 from tests.mind_helpers import FakeLlm, mind, reply
 
@@ -133,6 +137,24 @@ def test_a_players_line_goes_to_the_npc_it_names_and_prompts_say_who_said_what(
     assert [r for r, _ in vex] == ["player", "npc"] * 2 and vex[0][1] == "Hello there."
     assert memory.recent("brakka", "renn", 10) == memory.recent("quartermaster", "vex", 10) == []
     memory.close()
+
+
+def test_a_name_misheard_at_the_start_or_end_of_a_line_still_addresses_its_npc() -> None:
+    designs = Designs.load(HERE / "npcs", HERE / "actions", HERE / "lore")
+    group = Group(["brakka", "quartermaster"], ["renn"], lambda npc: designs.npcs[npc])
+    group.last_npc["renn"] = "brakka"
+    to = functools.partial(group.addressee, player="renn")
+    # Whisper's spellings of "Quartermaster" and "Brakka", where a name calls someone.
+    assert to("Porter Master, I need two power cells.") == "quartermaster"
+    assert to("Quarter master, I need two power cells.") == "quartermaster"
+    assert to("Is my mech ready, Brokka?") == "brakka"
+    assert to("Ilsa, what do cells cost?") == "brakka"  # a short name part is not guessed
+    # The middle of a line, and words merely alike, call nobody: the last NPC answers.
+    group.last_npc["renn"] = "quartermaster"
+    assert to("Tell the porter master of the north dock I said hello.") == "quartermaster"
+    assert to("Hand me that bracket, please.") == "quartermaster"
+    # A name said outright beats a near miss anywhere.
+    assert to("Porter Master, tell Brakka I need cells.") == "brakka"
 
 
 def test_bad_group_input_gets_a_clear_error_and_the_session_stays_up(tmp_path: Path) -> None:

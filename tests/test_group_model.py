@@ -162,9 +162,10 @@ def test_a_player_speaking_during_a_banter_joins_it(hangar: Hangar) -> None:
             line = "Quartermaster, I need two power cells."
             await s.stream(player_voice(hangar.tts, line), end=False, player="renn")
             got: list[Message] = [start]
-            while not (isinstance(got[-1], TurnEnd) and got[-1].reason == "done"
-                       and got[-1].npc == "quartermaster"):
+            answering = False  # the answer's turn has started: its end ends the wait
+            while not (answering and isinstance(got[-1], TurnEnd)):
                 got.append(await s.next(TURN_S))
+                answering |= isinstance(got[-1], TurnStart) and got[-1].cause == "player"
             await asyncio.sleep(QUIET_S)  # the banter does not come back
             assert s.inbox.empty(), s.inbox
             assert not conv.scene_running()
@@ -173,5 +174,8 @@ def test_a_player_speaking_during_a_banter_joins_it(hangar: Hangar) -> None:
     got = run(scenario, limit=4 * TURN_S)
     starts = [m for m in got if isinstance(m, TurnStart)]
     answer = starts[-1]
-    assert (answer.npc, answer.player, answer.cause) == ("quartermaster", "renn", "player")
+    assert (answer.npc, answer.player, answer.cause) == ("quartermaster", "renn", "player"), [
+        m for m in got if isinstance(m, Transcript | TurnStart | TurnEnd)]
+    end = got[-1]
+    assert isinstance(end, TurnEnd) and (end.npc, end.reason) == ("quartermaster", "done"), end
     assert all(m.cause == "banter" for m in starts[:-1]) and len(starts) <= 2, starts

@@ -1,23 +1,34 @@
 """A group session's shared state: who is in it, who a line is for, and what was said.
 
 Several NPCs and several players may share one session. A player's line goes to the NPC
-it names (by id, full name or a word of the name), else to the NPC that last spoke to
-that player, else to the session's first NPC. Everything said in the session is kept,
-attributed, for the prompts of whoever answers next.
+it names (by id, full name or a word of the name), else to the NPC it calls by a near
+miss at its start or end (speech recognition wrote "Porter Master" for "Quartermaster"),
+else to the NPC that last spoke to that player, else to the session's first NPC.
+Everything said in the session is kept, attributed, for the prompts of whoever answers
+next.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 
 from npc.designer.persona import NpcFile
 
 KEEP = 16  # lines of the session kept for prompts
 OWN = 3  # a player's own earlier lines called out in the prompt of an answer to them
 MIN_NAME_PART = 3  # shorter words of a name ("Al", "of") do not address anyone
+# A near miss calls an NPC only where a name is said to call someone: the line's first
+# words or its last ones ("Quartermaster, I need...", "...is it, Brakka?"). A name part
+# of FUZZY_MIN_CHARS or more matches a word, or two words run together, this alike.
+FUZZY_WORDS = 3  # words at each end of a line
+FUZZY_MIN_CHARS = 5
+FUZZY_RATIO = 0.78  # "portermaster"/"quartermaster" 0.80, "brokka"/"brakka" 0.83
+_WORD = re.compile(r"[a-z]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +64,26 @@ class Group:
         named = [(at, npc) for npc in self.npcs if (at := self._mention(text, npc)) is not None]
         if named:
             return min(named)[1]
-        return self.last_npc.get(player, self.npcs[0])
+        return self._near_miss(text) or self.last_npc.get(player, self.npcs[0])
+
+    def _near_miss(self, text: str) -> str | None:
+        """The NPC whose name a word at the line's start or end nearly is, the nearest."""
+        words = _WORD.findall(text.lower())
+        ends = [words[:FUZZY_WORDS], words[-FUZZY_WORDS:]] if len(words) > FUZZY_WORDS else [words]
+        said = {w for end in ends for w in end}
+        said |= {a + b for end in ends for a, b in itertools.pairwise(end)}
+        said = {w for w in said if len(w) >= FUZZY_MIN_CHARS - 1}
+        best: tuple[float, str] | None = None
+        for npc_id in self.npcs:
+            npc = self.file(npc_id)
+            parts = {p for p in _WORD.findall(f"{npc_id} {npc.name}".lower())
+                     if len(p) >= FUZZY_MIN_CHARS}
+            for part in parts:
+                for w in said:
+                    ratio = SequenceMatcher(None, w, part).ratio()
+                    if ratio >= FUZZY_RATIO and (best is None or ratio > best[0]):
+                        best = (ratio, npc_id)
+        return best[1] if best else None
 
     def _mention(self, text: str, npc_id: str) -> int | None:
         npc = self.file(npc_id)
