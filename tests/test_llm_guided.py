@@ -43,7 +43,7 @@ def test_reply_plan_forces_the_opening_and_chooses_the_action_by_name() -> None:
         '{"name": "paint_mech", "arguments": {"color": ',
     ]
     none = lead(rest[0].options[0])[1]  # type: ignore[union-attr]
-    assert heads(none[0])[:2] == ['"neutral", "say": "', '"joy", "say": "']
+    assert heads(none[0])[:2] == ['"neutral", "say": "', '"happy", "say": "']
     last = lead(none[0].options[0])[1]  # type: ignore[union-attr]
     assert last == (Text(1, 80), Forced("}"))
 
@@ -238,3 +238,17 @@ def test_a_string_option_the_hint_names_is_guessed_instead_of_the_first() -> Non
     assert "".join(run.run(plan(MOOD))) == '{"mood": "mad", "say": "Hi!"}'
     assert (run.guesses, run.missed, model.rewound) == (1, 0, [])  # one batch, no miss
     assert len(model.batches) == 2
+
+
+def test_a_preferred_string_option_is_guessed_when_the_hint_names_none() -> None:
+    # The NPC's usual emotion ("mad") is guessed; a hint naming an option still wins.
+    model = ScriptedModel(MOODS, [7, 9, 10])  # the logits want "mad"
+    run = Guided(model, StringTokens.build(MOODS), sampling(0.0), threading.Event(),
+                 prefer=("sad", "mad"))
+    assert "".join(run.run(plan(MOOD))) == '{"mood": "mad", "say": "Hi!"}'
+    assert (run.guesses, run.missed, model.rewound) == (1, 0, [])
+    model = ScriptedModel(MOODS, [7, 9, 10])
+    run = Guided(model, StringTokens.build(MOODS), sampling(0.0), threading.Event(),
+                 hint="player says: stay calm.", prefer=("mad",))
+    assert "".join(run.run(plan(MOOD))) == '{"mood": "mad", "say": "Hi!"}'
+    assert (run.guesses, run.missed) == (1, 1)  # "calm" guessed from the hint, and missed

@@ -12,10 +12,9 @@ import pytest
 from llm_cases import BRAKKA
 
 from bridge.errors import ConfigError
-from bridge.messages.dialogue import EMOTIONS
 from npc.llm.base import ChatMessage, Decoding, LlmRequest, Usage
 from npc.llm.llama import LlamaCppLlm
-from npc.mind.reply import SayStream, parse_reply, reply_schema
+from npc.mind.reply import EMOTION_WORDS, SayStream, parse_reply, reply_schema
 
 PAINT = {
     "type": "object",
@@ -60,7 +59,7 @@ def test_a_reply_with_actions_parses_against_its_schema(llm: LlamaCppLlm, emotio
         data = json.loads(raw)
         assert list(data) == (["action", "emotion", "say"] if emotion else ["action", "say"])
         assert 1 <= len(data["say"]) <= 60
-        assert not emotion or data["emotion"] in EMOTIONS
+        assert not emotion or data["emotion"] in EMOTION_WORDS.values()
         reply = parse_reply(raw, actions)  # checks the action's name and arguments
         assert reply.action in ("", *actions)
         if reply.action == "paint_mech":
@@ -103,6 +102,17 @@ class CountingEvals:
         self.ctx.decode = self.inner
 
 
+def test_each_emotion_word_is_one_token_after_its_quote(llm: LlamaCppLlm) -> None:
+    # A choice is scored by each option's first token: a word in pieces ("f" + "ear") would
+    # be scored by a piece that stands for every word starting with it.
+    tokenize = llm._llama.tokenize
+    head = tokenize(b'{"emotion": "', add_bos=False, special=True)
+    for word in EMOTION_WORDS.values():
+        ids = tokenize(f'{{"emotion": "{word}", "say'.encode(), add_bos=False, special=True)
+        assert ids[: len(head)] == head, word
+        assert llm._llama.detokenize(ids[len(head) : len(head) + 1]) == word.encode(), word
+
+
 def test_the_first_character_of_the_line_comes_after_one_evaluation_per_wrong_guess(
     llm: LlamaCppLlm,
 ) -> None:
@@ -112,7 +122,8 @@ def test_the_first_character_of_the_line_comes_after_one_evaluation_per_wrong_gu
     # has its first token sampled after one evaluation, at most three in all.
     seen = set()
     for line, actions in (("How are you, Brakka?", {}), ("Wave at me!", {"wave": WAVE}),
-                          ("You useless pile of rust!", {})):
+                          ("You useless pile of rust!", {}),
+                          ("What powers the north hangar?", {})):
         request = ask(line, reply_schema(actions, 120, emotion=True))
         say = SayStream()
         with CountingEvals(llm) as evals:

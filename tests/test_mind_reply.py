@@ -7,8 +7,9 @@ import json
 import pytest
 
 from bridge.errors import BackendError
+from bridge.messages.dialogue import EMOTIONS
 from npc.designer.validate import validate
-from npc.mind.reply import BAD_OUTPUT, SayStream, parse_reply, reply_schema
+from npc.mind.reply import BAD_OUTPUT, EMOTION_WORDS, SayStream, parse_reply, reply_schema
 
 PAINT = {
     "type": "object",
@@ -76,9 +77,21 @@ def test_a_good_reply_parses() -> None:
     assert (reply.say, reply.action, reply.arguments) == ("Blue.", "paint_mech", {"color": "blue"})
 
 
+def test_the_model_picks_an_emotion_word_and_the_reply_carries_the_protocol_s_name() -> None:
+    schema = reply_schema({}, emotion=True)
+    assert schema["properties"]["emotion"]["enum"] == [EMOTION_WORDS[e] for e in EMOTIONS]
+    assert len(set(EMOTION_WORDS.values())) == len(EMOTIONS)
+    assert parse_reply('{"emotion": "alarm", "say": "Run!"}', {}).emotion == "fear"
+    assert parse_reply('{"emotion": "joy", "say": "Ha!"}', {}).emotion == "joy"  # as it is
+    stream = SayStream()
+    stream.feed('{"emotion": "gross", "say": "Ew')
+    assert stream.emotion == "disgust"
+
+
 @pytest.mark.parametrize(
     ("raw", "why"),
     [
+        ('{"emotion": "smug", "say": "Heh."}', "is not one of neutral, happy"),
         ("Sure thing, kid!", "not JSON"),
         ('{"say": "cut off', "not JSON"),
         ('["say"]', '"say" string'),

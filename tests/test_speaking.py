@@ -34,6 +34,7 @@ from npc.tts.base import Clip, Tts, Voice
 from sample_game import HERE
 from tests.helpers import engine, run, running
 from tests.mind_helpers import FakeLlm, copy_game, mind
+from tests.test_group import FakeSceneLlm
 
 LINE = (
     "Welcome back, pilot. The left actuator is shot, and the coolant lines are cracked. "
@@ -136,7 +137,8 @@ def test_face_frames_cover_the_audio_exactly(tmp_path: Path, piper_tts: Tts, fps
 
 
 def test_the_lines_emotion_goes_out_and_shows_on_the_face(tmp_path: Path, piper_tts: Tts) -> None:
-    llm = FakeLlm(said("Ha! Now that is a fine mech. I love it.", emotion="joy"))
+    llm = FakeSceneLlm(said("Ha! Now that is a fine mech. I love it.", emotion="happy"),
+                  said("Sure.", emotion="sad"), said("Fine.", emotion="alarm"))
     brain = speaking(llm, tmp_path, piper_tts)
 
     async def scenario() -> None:
@@ -153,7 +155,13 @@ def test_the_lines_emotion_goes_out_and_shows_on_the_face(tmp_path: Path, piper_
             smile = w[:, ARKIT_BLENDSHAPES.index("mouthSmileLeft")]
             assert smile[len(smile) // 2 :].mean() > 0.1
             schema = llm.requests[0].schema
-            assert schema is not None and "joy" in schema["properties"]["emotion"]["enum"]
+            assert schema is not None and "happy" in schema["properties"]["emotion"]["enum"]
+            # The NPC's usual emotion of late is the decoder's first guess for the next.
+            for line in ("Paint it again.", "And again."):
+                await s.say(line)
+                assert (await s.turn()).emotions
+            lines = [r for r in llm.requests if "say" in (r.schema or {}).get("properties", {})]
+            assert [r.guesses for r in lines] == [(), ("happy",), ("sad",)]
 
     run(scenario)
 

@@ -70,6 +70,8 @@ class LlmRequest:
     decoding); the backend guarantees it or raises BackendError. `usage`, when given, is
     filled in while the request runs. `urgent`: a player waits for its first words and
     nothing else of the brain's runs, so a backend may spend more of the CPU on its start.
+    `guesses`: string values a guided decoder guesses first at a choice (the NPC's usual
+    emotion word), a hint for its speculation that never changes what it decides.
     """
 
     messages: tuple[ChatMessage, ...] = ()
@@ -78,6 +80,7 @@ class LlmRequest:
     decoding: Decoding = field(default_factory=Decoding)
     usage: Usage | None = field(default=None, compare=False)
     urgent: bool = field(default=False, compare=False)
+    guesses: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -159,6 +159,7 @@ class Guided:
     greedy_choices: bool = True  # False: sampled at the temperature (measured worse)
     speculate: bool = True  # guess the choices up to the next string: one batch for all
     hint: str = ""  # lower-case text the string options are looked for in (the last message)
+    prefer: tuple[str, ...] = ()  # string options guessed when the hint names none
     guesses: int = 0  # choices guessed (counted whether they held or not)
     missed: int = 0  # guesses the logits did not bear out
 
@@ -246,7 +247,8 @@ class Guided:
 
         The reply's "none" action and "neutral" emotion come first in their lists: for
         most lines both hold and the line's first token needs one evaluation, not three.
-        A string option the hint names ("Give me a wrench": "wrench") is guessed instead."""
+        A string option the hint names ("Give me a wrench": "wrench") is guessed instead,
+        else one the request prefers (the emotion this NPC showed most lately)."""
         pending, out = self.pending, self.out
         tokens: list[int] = []
         forks: list[tuple[_Fork, int, bytes, str]] = []  # fork, tokens before its logits, state
@@ -259,7 +261,7 @@ class Guided:
             if any(len(x) <= depth for x in ids):
                 break
             firsts = [x[depth] for x in ids]
-            g = _guess(heads, self.hint)
+            g = _guess(heads, self.hint, self.prefer)
             if firsts.count(firsts[g]) > 1 or not tokens + ids[g][:depth]:
                 break  # the guess needs two tokens to tell, or there is nothing to evaluate
             tokens += ids[g][:depth]
@@ -353,18 +355,23 @@ class _Fork:
 _STRING = re.compile(rb'"((?:[^"\\]|\\.)+)"')
 
 
-def _guess(heads: list[bytes], hint: str) -> int:
+def _guess(heads: list[bytes], hint: str, prefer: tuple[str, ...] = ()) -> int:
     """Which option to guess: the string value (an enum's "wrench") that `hint` names
-    last, as whole words; else the first option ("none", "neutral": the likeliest)."""
+    last, as whole words; else the first of `prefer` among the options; else the first
+    option ("none", "neutral": the likeliest)."""
     best, at = 0, -1
+    values: dict[str, int] = {}
     for i, head in enumerate(heads):
         m = _STRING.match(head)
         if m is None:
             continue
-        value = m.group(1).decode("utf-8", "replace").lower()
-        found = [w.start() for w in re.finditer(rf"\b{re.escape(value)}\b", hint)]
+        value = m.group(1).decode("utf-8", "replace")
+        values.setdefault(value, i)
+        found = [w.start() for w in re.finditer(rf"\b{re.escape(value.lower())}\b", hint)]
         if found and found[-1] > at:
             best, at = i, found[-1]
+    if at < 0:
+        return next((values[p] for p in prefer if p in values), 0)
     return best
 
 

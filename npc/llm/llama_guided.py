@@ -133,7 +133,7 @@ def guided_stream(
         rng=np.random.default_rng(d.seed),
         max_tokens=d.max_tokens,
     )
-    run = Guided(context, vocab, sampling, cancel, hint=_hint(request))
+    run = Guided(context, vocab, sampling, cancel, hint=_hint(request), prefer=request.guesses)
     usage = request.usage
     if usage is not None:
         usage.prompt_tokens, usage.cached_tokens = len(prompt), keep

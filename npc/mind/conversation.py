@@ -15,6 +15,7 @@ import asyncio
 import dataclasses
 import json
 import logging
+from collections import deque
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +37,14 @@ from npc.llm.base import ChatMessage, Decoding, LlmRequest
 from npc.mind import acting, proactive, prompt, recall, scene
 from npc.mind.ahead import Ahead, prepare
 from npc.mind.group import Group
-from npc.mind.reply import SAY_CHARS, Reply, SayStream, parse_reply, reply_schema
+from npc.mind.reply import (
+    EMOTION_WORDS,
+    SAY_CHARS,
+    Reply,
+    SayStream,
+    parse_reply,
+    reply_schema,
+)
 from npc.mind.speculate import Prefill
 from npc.script.handle import Line
 from npc.talking import Reply as TurnFactory
@@ -48,6 +56,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("npc_bridge.mind")
 
+FELT_KEPT = 5  # an NPC's last emotions the decoder's guess of the next is drawn from
 FOLLOW_UP = "{outcome} Tell the player in one short sentence, in character."
 
 
@@ -74,6 +83,7 @@ class MindConversation(TalkingConversation):
         self.ahead = Ahead(self) if brain.options.speculate else None
         self.scene: asyncio.Task[None] | None = None  # the banter running, if any
         self.last_raw = ""  # the model's whole output for the last generated line
+        self.felt: dict[str, deque[str]] = {}  # npc -> the emotions of its last replies
         self.overrides = dict(info.steer)  # the session's changes to the NPC's defaults
         self.said: list[str] = []  # the NPC's lines so far in the turn in flight
         self.streaming = ""  # the line being generated, as far as it has streamed
@@ -177,6 +187,12 @@ class MindConversation(TalkingConversation):
         if self.prefill is not None:
             self.prefill.partial(text, player)
 
+    def on_paused(self) -> None:
+        # The pause's decode needs the cores, and the turn may be over: a warm of the last
+        # partial stops at its next step (what it evaluated stays in the model's cache).
+        if self.prefill is not None:
+            self.prefill.stop()
+
     def on_tentative(self, text: str, player: str) -> None:
         if self.ahead is not None:
             self.ahead.tentative(text, player)
@@ -234,6 +250,8 @@ class MindConversation(TalkingConversation):
             recall.remember(self, npc, attrs, context, text, None, interrupted=True, player=player)
             raise
         self.holding = False
+        if reply is not None and reply.emotion:
+            self.felt.setdefault(npc.id, deque(maxlen=FELT_KEPT)).append(reply.emotion)
         outcome = None
         if reply is not None and reply.action:
             outcome = await self._act(npc, reply, actions, player)
@@ -255,6 +273,15 @@ class MindConversation(TalkingConversation):
             )
         else:
             b.summarize_later(npc, player)
+
+    def usual_emotion(self, npc_id: str) -> tuple[str, ...]:
+        """The model's word for the emotion `npc_id` showed most in its last replies (the
+        latest of those tied), for the decoder to guess first; () before any."""
+        felt = list(self.felt.get(npc_id, ()))
+        if not felt:
+            return ()
+        usual = max(reversed(felt), key=felt.count)
+        return (EMOTION_WORDS[usual],)
 
     def _ahead(self, text: str, player: str, request: LlmRequest) -> AsyncIterator[str] | None:
         """The generation begun at the player's pause for this very request, if any."""
