@@ -252,3 +252,21 @@ def test_a_preferred_string_option_is_guessed_when_the_hint_names_none() -> None
                  hint="player says: stay calm.", prefer=("mad",))
     assert "".join(run.run(plan(MOOD))) == '{"mood": "mad", "say": "Hi!"}'
     assert (run.guesses, run.missed) == (1, 1)  # "calm" guessed from the hint, and missed
+
+
+def test_an_action_whose_verb_the_line_asks_for_is_guessed() -> None:
+    from npc.llm.guided_decode import _guess
+
+    def guessed(line: str) -> str:
+        heads = [lead(o)[0].encode() for o in rest[0].options]  # type: ignore[union-attr]
+        return heads[_guess(heads, line.lower())].decode().split('"')[3]
+
+    actions = {"paint_mech": PAINT, "open_door": {"type": "object", "properties": {}}}
+    _, rest = lead(plan(reply_schema(actions, 80)))
+    assert guessed("Paint my mech red.") == "paint_mech"
+    assert guessed("Can you open the door, please?") == "open_door"
+    assert guessed("Hello. Paint it blue!") == "paint_mech"
+    # A verb that does not ask for anything, or no verb: "none", the likeliest.
+    assert guessed("When is the stores window open?") == "none"
+    assert guessed("I painted it myself.") == "none"
+    assert guessed("I need two power cells.") == "none"

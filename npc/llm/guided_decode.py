@@ -353,21 +353,30 @@ class _Fork:
 
 
 _STRING = re.compile(rb'"((?:[^"\\]|\\.)+)"')
+_ACTION = re.compile(rb'\{"name": "([a-z]{3,})_?[^"]*"')  # an action's name, its verb first
+# Where a verb asks for its action: a line's or clause's start ("Paint my mech red."),
+# after "you", "please" or "to" ("Can you open the door?"); not "Is the window open?".
+_ASKS = r"(?:^|[.!?,;:]\s*|\b(?:you|please|to)\s+){verb}\w*\b"
 
 
 def _guess(heads: list[bytes], hint: str, prefer: tuple[str, ...] = ()) -> int:
     """Which option to guess: the string value (an enum's "wrench") that `hint` names
-    last, as whole words; else the first of `prefer` among the options; else the first
-    option ("none", "neutral": the likeliest)."""
+    last, as whole words, or the action whose verb it asks for ("Paint my mech red":
+    paint_mech); else the first of `prefer` among the options; else the first option
+    ("none", "neutral": the likeliest)."""
     best, at = 0, -1
     values: dict[str, int] = {}
     for i, head in enumerate(heads):
         m = _STRING.match(head)
-        if m is None:
+        if m is not None:
+            value = m.group(1).decode("utf-8", "replace")
+            values.setdefault(value, i)
+            pattern = rf"\b{re.escape(value.lower())}\b"
+        elif (m := _ACTION.match(head)) is not None and m.group(1) != b"none":
+            pattern = _ASKS.format(verb=re.escape(m.group(1).decode()))
+        else:
             continue
-        value = m.group(1).decode("utf-8", "replace")
-        values.setdefault(value, i)
-        found = [w.start() for w in re.finditer(rf"\b{re.escape(value.lower())}\b", hint)]
+        found = [w.end() for w in re.finditer(pattern, hint)]
         if found and found[-1] > at:
             best, at = i, found[-1]
     if at < 0:

@@ -147,7 +147,8 @@ def guided_stream(
 
 
 def _hint(request: LlmRequest) -> str:
-    """Where an enum's value is looked for to guess it: the last message (the player's
-    line comes last in it), or the raw prompt's end."""
+    """Where an enum's value or an action's verb is looked for to guess it: the player's
+    line (what follows the last "says: " of the last message; lore before it would name
+    things nobody asked for), or the raw prompt's end."""
     text = request.messages[-1].content if request.messages else (request.prompt or "")[-2000:]
-    return text.lower()
+    return text.rpartition(" says: ")[2].lower()
