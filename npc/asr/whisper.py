@@ -197,8 +197,10 @@ class WhisperAsr(Asr):
             out = list(result.sequences_ids[0])
             if out[: len(known)] == known:  # CT2 returns the forced words too
                 out = out[len(known) :]
-            tokens = _cut_loop(known, [t for t in out if t < tok.eot], tok)
-            if len(out) < steps - len(forced) or budget >= MAX_NEW_TOKENS or retried:
+            text = [t for t in out if t < tok.eot]
+            tokens = _cut_loop(known, text, tok)
+            looped = len(tokens) < len(text)  # the utterance again: it was over
+            if len(out) < steps - len(forced) or budget >= MAX_NEW_TOKENS or retried or looped:
                 break
             # Out of budget and no loop seen: a fast talker, or a loop _cut_loop missed.
             # Once, with twice the room: a missed loop must not cost 224 tokens.
