@@ -73,9 +73,6 @@ class Listener(Protocol):
     def speech_started(self) -> None: ...
     def npc_speaking(self) -> bool: ...
     def partial(self, text: str, speech_ms: float) -> None: ...
-    # The player fell silent and their words are being decoded: the turn may be over, so
-    # work that would compete with that decode (a speculative prefill) stops now.
-    def paused(self) -> None: ...
     def final(self, text: str, trace: Trace) -> None: ...
     def failed(self, error: BridgeError) -> None: ...
     # The transcript decoded at a pause, before the hangover confirms the turn ("": the
@@ -134,12 +131,6 @@ class Hearing:
         frames = PREROLL_MS * TARGET_RATE // 1000 // vad.capabilities.frame_samples
         self.preroll: deque[np.ndarray] = deque(maxlen=frames)
         self.task = asyncio.ensure_future(self._run())
-
-    @property
-    def paused(self) -> bool:
-        """The player is silent mid-utterance and the pause's transcript is being decoded
-        or is in: the turn may be over."""
-        return self.utterance is not None and self.utterance.speculative is not None
 
     def feed(self, pcm: bytes, sample_rate: int, channels: int) -> None:
         """A chunk of player audio, stamped now: its arrival is the trace's clock."""
@@ -270,7 +261,6 @@ class Hearing:
             # partial that decides the barge-in.
             short = self.turns.speech < self._ms(self.config.barge_in_ms)
             if not (short and self.listener.npc_speaking()):
-                self.listener.paused()
                 u.speculative = self._submit(u.stream.final)
                 u.speculative.add_done_callback(functools.partial(self._tentative, u))
         elif ev.event is Event.RESUME:

@@ -61,9 +61,6 @@ class Listening(abc.ABC):
     def on_tentative(self, text: str, player: str) -> None:
         """`player` paused after saying `text` ("": they went on); a brain may start on it."""
 
-    def on_paused(self) -> None:
-        """A player fell silent; their words are being decoded (`on_tentative` follows)."""
-
     def player_of(self, player: str) -> str:
         """The player a message names ("" = the session's); unknown-player if not in it."""
         if not player:
@@ -89,11 +86,6 @@ class Listening(abc.ABC):
         ears = [self.hearing, *self.hearings.values()]
         return any(h is not None and h.utterance is not None for h in ears)
 
-    def player_paused(self) -> bool:
-        """True while a player's pause is being decoded (their turn may be over)."""
-        ears = [self.hearing, *self.hearings.values()]
-        return any(h is not None and h.paused for h in ears)
-
     def speech_started(self) -> None:
         """The player started talking; barge-in waits for words (see `partial`)."""
 
@@ -115,9 +107,6 @@ class Listening(abc.ABC):
             self.joined(player)
             self.interrupt("barge-in")
         self.on_partial(text, player)
-
-    def paused(self) -> None:
-        self.on_paused()
 
     def tentative(self, text: str) -> None:
         self.heard_tentative(self.info.player, text)
@@ -168,9 +157,6 @@ class PlayerEars:
 
     def final(self, text: str, trace: dict[str, float]) -> None:
         self.conv.heard_final(self.player, text, trace)
-
-    def paused(self) -> None:
-        self.conv.on_paused()
 
     def tentative(self, text: str) -> None:
         self.conv.heard_tentative(self.player, text)

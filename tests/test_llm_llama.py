@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -118,39 +117,6 @@ def test_warm_evaluates_the_prompt_ahead(llm: LlamaCppLlm) -> None:
     assert request.usage is not None
     assert request.usage.cached_tokens >= request.usage.prompt_tokens - 1
     assert llm.evaluated - before <= GREEDY.max_tokens + 1  # the reply, not the prompt
-
-
-def test_a_warm_cancelled_mid_step_stops_at_once_and_leaves_the_model_sound(
-    llm: LlamaCppLlm,
-) -> None:
-    # One step of a long prompt takes hundreds of ms; its cancel aborts it inside llama.cpp.
-    request = chat(VESSA, ChatMessage("user", "Tell me about mechs. " * 40))
-    cancel = threading.Event()
-    started = threading.Event()
-    evaluate = llm._llama.eval
-
-    def eval_then_cancel(tokens: Any) -> None:
-        started.set()
-        threading.Timer(0.03, cancel.set).start()  # mid-step
-        evaluate(tokens)
-
-    llm._llama.eval = eval_then_cancel
-    try:
-        began = time.perf_counter()
-        llm.warm(request, cancel)
-        took = time.perf_counter() - began
-    finally:
-        llm._llama.eval = evaluate
-    assert started.is_set() and cancel.is_set()
-    full = llm.tokens(request)[0]
-    assert llm._llama.n_tokens < len(full), "the warm ran to its end"
-    assert took < 0.25, took  # one uncancelled step of 64 tokens alone takes longer here
-    # What it kept is the prompt's start, and the model goes on from there.
-    kept = llm._live()
-    assert kept == full[: len(kept)]
-    llm.warm(request)
-    assert llm._live() == full
-    assert "".join(run(llm, chat(VESSA, ChatMessage("user", "Which mech is yours?")))).strip()
 
 
 def test_prompt_longer_than_the_context_is_a_backend_error(llm: LlamaCppLlm) -> None:

@@ -28,7 +28,7 @@ CHATML = (
     "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
 _GRAMMARS_KEPT = 32
-WARM_STEP = 64  # tokens a warm evaluates at a time (its cancel also aborts a step at once)
+WARM_STEP = 32  # tokens evaluated between checks of a warm's cancel flag
 # An urgent request (a player waits: LlmRequest.urgent) decodes its first pieces (the
 # JSON up to the line, then a token each: the first clause) on this many threads.
 URGENT_THREADS = 2
@@ -155,12 +155,6 @@ class LlamaCppLlm(Llm):
         self._vocab: StringTokens | None = None
         self._biases: dict[tuple[tuple[str, float], ...], dict[int, float]] = {}
         self._states = PrefixStates(prefix_cache_mb << 20)
-        # A speculative warm's cancel stops llama.cpp mid-step (between graph nodes: a few
-        # ms), so the player's pause does not wait for a step to end (docs/latency.md).
-        # llama.cpp drops the aborted step's positions; the context stays as before it.
-        self._aborting: threading.Event | None = None
-        self._abort_cb = llama_cpp.ggml_abort_callback(self._should_abort)
-        self._no_abort = llama_cpp.ggml_abort_callback()  # NULL: nothing to check
         self.capabilities = LlmCapabilities(
             json_schema=True, raw_prompt=True, prefix_reuse=True, steerlm=steerlm
         )
@@ -314,30 +308,10 @@ class LlamaCppLlm(Llm):
             keep = common_prefix(self._live(), tokens)
             self._llama.n_tokens = keep
             step = len(tokens) if cancel is None else WARM_STEP
-            if cancel is not None:
-                self._abortable(cancel)
-            try:
-                for at in range(keep, len(tokens), max(1, step)):
-                    if cancel is not None and cancel.is_set():
-                        return
-                    self._llama.eval(tokens[at : at + step])
-            except RuntimeError:
-                if cancel is None or not cancel.is_set():
-                    raise
-                # aborted by its cancel: the step's positions are dropped, nothing else
-            finally:
-                if cancel is not None:
-                    self._abortable(None)
-
-    def _should_abort(self, _data: Any) -> bool:
-        ev = self._aborting
-        return ev is not None and ev.is_set()
-
-    def _abortable(self, cancel: threading.Event | None) -> None:
-        """While `cancel` is given, setting it aborts the decode in flight."""
-        self._aborting = cancel
-        cb = self._abort_cb if cancel is not None else self._no_abort
-        self._cpp.llama_set_abort_callback(self._llama.ctx, cb, None)
+            for at in range(keep, len(tokens), max(1, step)):
+                if cancel is not None and cancel.is_set():
+                    return
+                self._llama.eval(tokens[at : at + step])
 
     def close(self) -> None:
         with self._lock:

@@ -187,12 +187,6 @@ class MindConversation(TalkingConversation):
         if self.prefill is not None:
             self.prefill.partial(text, player)
 
-    def on_paused(self) -> None:
-        # The pause's decode needs the cores, and the turn may be over: a warm of the last
-        # partial stops at its next step (what it evaluated stays in the model's cache).
-        if self.prefill is not None:
-            self.prefill.stop()
-
     def on_tentative(self, text: str, player: str) -> None:
         if self.ahead is not None:
             self.ahead.tentative(text, player)

@@ -5,9 +5,8 @@ found for the line, the history since last time, the line itself (docs/latency.m
 partial transcript (the player still speaking) is enough to find the lore and build that
 prompt, so the model evaluates it then; when the final transcript comes, the real prompt
 shares all of it up to where the words differ, and only the rest is evaluated on the hot
-path. A newer partial, the player's pause or the turn cancels the warm in flight (between
-16-token steps); a newer partial starts over from what is already evaluated. Nothing is
-said or sent: a wrong guess costs CPU only.
+path. A newer partial cancels the warm in flight (between 32-token steps) and starts over
+from what is already evaluated. Nothing is said or sent: a wrong guess costs CPU only.
 
 After each turn the next turn's prompt head (persona, examples, the history with this
 turn in it, and the start of the last message: summary, steer instructions, feelings) is
@@ -55,8 +54,7 @@ class Prefill:
 
     def partial(self, text: str, player: str) -> None:
         conv = self.conv
-        if (not text.strip() or conv.npc_speaking() or conv.group.grouped or others_turn(conv)
-                or conv.player_paused()):  # a partial back after the pause: its decode is due
+        if not text.strip() or conv.npc_speaking() or conv.group.grouped or others_turn(conv):
             return
         self.stop()
         self.cancel = threading.Event()
