@@ -31,7 +31,8 @@ _EMOTION = re.compile(r'"emotion"\s*:\s*"(\w+)"')
 # logits of each option's first token: a word split into pieces ("f" + "ear", "sur" +
 # "prise") is scored by its first piece, which stands for every word starting that way,
 # so "fear" won for "Good morning." (5 of 6 spoken bench lines). Each word here is one
-# token of the embedded model's vocabulary after the opening quote (tests/test_reply.py).
+# token of the embedded model's vocabulary after the opening quote
+# (tests/test_llm_guided_model.py).
 EMOTION_WORDS = {"neutral": "neutral", "joy": "happy", "anger": "anger", "sadness": "sad",
                  "fear": "alarm", "surprise": "unexpected", "disgust": "gross"}
 _FROM_WORD = {word: emotion for emotion, word in EMOTION_WORDS.items()}
