@@ -13,7 +13,7 @@ from npc.bench.rag import load_questions
 from npc.rag.dense import default_embedder
 from npc.rag.index import LoreIndex
 from npc.rag.lore import load_lore
-from npc.rag.relevance import LORE_WORDS, relevant, sentences
+from npc.rag.relevance import CONVENTIONAL, LORE_WORDS, relevant, sentences
 from sample_game import HERE
 
 KNOWLEDGE = {p.stem: tomllib.loads(p.read_text(encoding="utf-8"))["knowledge"]
@@ -35,7 +35,10 @@ def test_sentences_split_at_sentence_ends_and_leave_out_headings() -> None:
 
 
 @pytest.mark.parametrize("line", ["How is your day going?", "Thanks for the help earlier.",
-                                  "Hello there!", "You're a lazy, worthless idiot."])
+                                  "Hello there!", "You're a lazy, worthless idiot.",
+                                  # their words match lore ("six in the morning", "night bell")
+                                  "Good morning, how's the day going?", "Good night.",
+                                  "No thanks, maybe later.", "Have a good night."])
 def test_small_talk_gets_no_lore(index: LoreIndex, line: str) -> None:
     for npc, tags in KNOWLEDGE.items():
         assert relevant(index, line, tags) == [], npc
@@ -51,6 +54,17 @@ def test_a_question_gets_its_fact_in_a_few_sentences(index: LoreIndex) -> None:
         title, _, text = p.text.partition(": ")
         assert title == p.chunk.title
         assert all(s in sentences(p.chunk.text) for s in sentences_of(text, p.chunk.text))
+
+
+def test_a_greeting_leaves_the_question_after_it_its_lore(index: LoreIndex) -> None:
+    question = "When is the stores window open?"
+    alone = relevant(index, question, KNOWLEDGE["quartermaster"])
+    greeted = relevant(index, f"Good morning! {question}", KNOWLEDGE["quartermaster"])
+    assert any("six in the morning" in p.text for p in alone), alone
+    assert [p.text for p in greeted] == [p.text for p in alone]
+    # a phrase is taken out only whole: "the day shift" is a subject, not a how-are-you
+    assert CONVENTIONAL.sub(" ", "How's the day shift going?").split()[1:3] == ["the", "day"]
+    assert CONVENTIONAL.sub(" ", "How's the day going, Brakka?").split() == [",", "Brakka?"]
 
 
 def sentences_of(text: str, chunk: str) -> list[str]:
