@@ -14,6 +14,7 @@ from llm_cases import BRAKKA
 from bridge.errors import ConfigError
 from npc.llm.base import ChatMessage, Decoding, LlmRequest, Usage
 from npc.llm.llama import LlamaCppLlm
+from npc.llm.lookahead import DRAFT_TOKENS
 from npc.mind.reply import EMOTION_WORDS, SayStream, parse_reply, reply_schema
 
 PAINT = {
@@ -236,3 +237,23 @@ def test_an_urgent_request_starts_on_both_cores_then_gives_one_back(llm: LlamaCp
     if llm._urgent_threads <= one:
         pytest.skip("a single core: nothing to add")
     assert calls == [(2, batch), (one, batch)]  # both cores, then back after the first pieces
+
+
+def test_a_line_that_says_its_context_again_is_drafted_from_it(llm: LlamaCppLlm) -> None:
+    # Prompt lookup (npc/llm/lookahead.py): the line repeats the lore in its prompt, so
+    # after each sampled token the words that followed it there are checked in one batch.
+    line = ("The stores window is open from six in the morning until ten at night, station "
+            "time. When is the stores window open?")
+    request = ask(line, reply_schema({}, 160), Decoding(max_tokens=80, temperature=0))
+    text(llm, request)  # the prompt evaluated, so both runs below count only the reply
+    said, calls = {}, {}
+    for lookahead in (0, 4):
+        llm.lookahead = lookahead
+        try:
+            with CountingEvals(llm) as evals:
+                said[lookahead] = json.loads(text(llm, request))["say"]
+        finally:
+            llm.lookahead = DRAFT_TOKENS
+        calls[lookahead] = evals.calls
+    assert all("six in the morning" in s for s in said.values()), said
+    assert calls[4] * 2 <= calls[0], calls

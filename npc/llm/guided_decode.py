@@ -36,6 +36,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from npc.llm.guided import Choice, Plan, Text, lead
+from npc.llm.lookahead import accept, draft
 
 TOP_K = 40
 MIN_P = 0.05
@@ -59,6 +60,7 @@ class Model(Protocol):
     def eval_at(self, tokens: Sequence[int], at: Sequence[int]) -> list[NpArray]: ...
     def size(self) -> int: ...  # tokens in the context, those waiting to be evaluated too
     def rewind(self, size: int) -> None: ...  # forget the tokens after the first `size`
+    def tokens(self) -> Sequence[int] | NpArray: ...  # the evaluated context (for drafts)
 
 
 class Cancelled(Exception):
@@ -126,11 +128,12 @@ class Sampling:
     max_tokens: int  # sampled tokens in all, choices included
 
 
-def pick(logits: NpArray, s: Sampling) -> int:
-    """One token: the most likely at temperature 0, else sampled as llama.cpp does
-    (top-k, top-p and min-p on the plain probabilities, then the temperature)."""
+def candidates(logits: NpArray, s: Sampling) -> tuple[NpArray, NpArray]:
+    """The tokens sampling may give and their probabilities, as llama.cpp samples
+    (top-k, top-p and min-p on the plain probabilities, then the temperature); at
+    temperature 0, the most likely token alone."""
     if s.temperature <= 0:
-        return int(np.argmax(logits))
+        return np.array([int(np.argmax(logits))]), np.ones(1)
     k = min(TOP_K, logits.shape[0])
     top = np.argpartition(-logits, k - 1)[:k]
     top = top[np.argsort(-logits[top])]
@@ -141,7 +144,15 @@ def pick(logits: NpArray, s: Sampling) -> int:
     keep = max(1, int(np.searchsorted(np.cumsum(p), s.top_p) + 1))
     keep = min(keep, int(np.sum(p >= MIN_P * p[0])))
     warm = np.exp((raw[:keep] - raw[0]) / s.temperature)
-    return int(top[s.rng.choice(keep, p=warm / warm.sum())])
+    return top[:keep], warm / warm.sum()
+
+
+def pick(logits: NpArray, s: Sampling) -> int:
+    """One token: the most likely at temperature 0, else sampled (`candidates`)."""
+    if s.temperature <= 0:
+        return int(np.argmax(logits))
+    ids, probs = candidates(logits, s)
+    return int(ids[s.rng.choice(len(ids), p=probs)])
 
 
 @dataclass
@@ -162,6 +173,9 @@ class Guided:
     prefer: tuple[str, ...] = ()  # string options guessed when the hint names none
     guesses: int = 0  # choices guessed (counted whether they held or not)
     missed: int = 0  # guesses the logits did not bear out
+    lookahead: int = 0  # tokens drafted from the context after each sampled one (0: none)
+    drafted: int = 0  # draft tokens evaluated
+    kept: int = 0  # of which taken
 
     def run(self, steps: Plan) -> Iterator[str]:
         try:
@@ -304,9 +318,14 @@ class Guided:
         return self.vocab.pieces[token]
 
     def _string(self, step: Text) -> Iterator[str]:
+        """Sample the string token by token; with `lookahead`, each token is evaluated
+        with a draft of the tokens that may follow it (npc/llm/lookahead.py), and the
+        draft is taken as far as sampling bears it out."""
         v, s = self.vocab, self.sampling
         high = step.max_chars if step.max_chars is not None else 1 << 30
         chars = 0
+        logits: NpArray | None = None  # the next position's, when a batch gave them
+        chosen: int | None = None  # the next token, when a draft's check chose it
         while True:
             if self.cancel.is_set():
                 raise Cancelled
@@ -314,11 +333,14 @@ class Guided:
             if left <= 0 or self.sampled >= s.max_tokens or self.model.room() < 32:
                 self._decide('"')
                 return
-            logits = self._penalised(self.model.logits())
-            fits = v.chars <= left
-            ok = (v.inside & fits) | (v.closing & fits & (v.chars + chars >= step.min_chars))
-            logits[~ok] = -np.inf
-            token = pick(logits, s)
+            if chosen is not None:
+                token = chosen
+            else:
+                if logits is None:
+                    logits = self.model.logits()
+                recent = self.model.recent(PENALTY_LAST_N)
+                token = pick(self._masked(logits, recent, step, chars, left), s)
+            logits = chosen = None
             self.sampled += 1
             if v.closing[token]:
                 self._decide(v.text[token][: v.cut[token]] + '"')
@@ -326,14 +348,71 @@ class Guided:
             self.out += v.text[token]
             chars += int(v.chars[token])
             yield from self._flush()
-            self._eval([token])
+            proposal = self._draft(token, high - chars)
+            if not proposal:
+                self._eval([token])
+                continue
+            if self.cancel.is_set():
+                raise Cancelled
+            m = len(proposal)
+            rows = self.model.eval_at([token, *proposal], range(1, m + 2))
+            self.drafted += m
+            at = self.model.size() - m  # where the proposal begins
+            recent = self.model.recent(PENALTY_LAST_N + m)
+            for i, token in enumerate(proposal):
+                left = high - chars
+                if self.sampled >= s.max_tokens:
+                    self.model.rewind(at + i)
+                    break
+                seen = recent[: len(recent) - (m - i)][-PENALTY_LAST_N:]
+                ids, probs = candidates(self._masked(rows[i], seen, step, chars, left), s)
+                p = np.zeros(len(v.pieces))
+                p[ids] = probs
+                chosen = accept(p, token, s.rng, greedy=s.temperature <= 0)
+                if chosen is not None:
+                    self.model.rewind(at + i)
+                    break
+                self.kept += 1
+                self.sampled += 1
+                self.out += v.text[token]
+                chars += int(v.chars[token])
+                yield from self._flush()
+            else:
+                logits = rows[-1]
 
-    def _penalised(self, logits: NpArray) -> NpArray:
+    def _draft(self, token: int, left: int) -> list[int]:
+        """Up to `lookahead` tokens that followed `token` in the context before, cut at
+        the first that could not stand inside the string or would pass `left` chars."""
+        room = min(self.lookahead, self.sampling.max_tokens - self.sampled, self.model.room() - 33)
+        if room <= 0:
+            return []
+        out: list[int] = []
+        for t in draft(self.model.tokens(), token, room):
+            left -= int(self.vocab.chars[t])
+            if not self.vocab.inside[t] or left < 0:
+                break
+            out.append(t)
+        return out
+
+    def _masked(
+        self, logits: NpArray, recent: Sequence[int], step: Text, chars: int, left: int
+    ) -> NpArray:
+        """The logits a string's next token is sampled from: biased, penalised for the
+        `recent` output, and only tokens that keep the JSON whole and the string's length
+        within `step`'s bounds (`chars` written, `left` to go)."""
+        v = self.vocab
+        logits = self._penalised(logits, recent)
+        fits = v.chars <= left
+        ok = (v.inside & fits) | (v.closing & fits & (v.chars + chars >= step.min_chars))
+        logits[~ok] = -np.inf
+        return logits
+
+    def _penalised(self, logits: NpArray, recent: Sequence[int]) -> NpArray:
         s = self.sampling
         for token, value in s.bias.items():
             logits[token] += value
         if s.repeat_penalty != 1.0:
-            seen = np.unique(np.asarray(self.model.recent(PENALTY_LAST_N), dtype=np.int64))
+            seen = np.unique(np.asarray(recent, dtype=np.int64))
             seen = seen[seen < logits.shape[0]]
             vals = logits[seen]
             logits[seen] = np.where(vals > 0, vals / s.repeat_penalty, vals * s.repeat_penalty)

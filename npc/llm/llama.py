@@ -18,6 +18,7 @@ from npc.llm.gguf import check_gguf, embedded_model_path
 from npc.llm.guided import Plan, Plans
 from npc.llm.guided_decode import StringTokens
 from npc.llm.llama_guided import guided_stream, string_tokens
+from npc.llm.lookahead import DRAFT_TOKENS
 from npc.registry import require
 
 log = logging.getLogger("npc_bridge.llm")
@@ -119,6 +120,7 @@ class LlamaCppLlm(Llm):
         prefix_cache_mb: int = 256,
         steerlm: bool = False,
         guided: bool = True,
+        lookahead: int = DRAFT_TOKENS,
     ) -> None:
         path = check_gguf(Path(model)) if str(model) else embedded_model_path()
         # llama.cpp's OpenMP workers spin while they wait (libgomp reads this when it
@@ -151,6 +153,9 @@ class LlamaCppLlm(Llm):
         self._lock = threading.Lock()
         self._grammars: dict[str, Any] = {}
         self.guided = guided  # False: every schema through the grammar (to compare)
+        if not 0 <= lookahead <= 16:
+            raise ConfigError(f"llm lookahead = {lookahead}: 0 (off) to 16 tokens")
+        self.lookahead = lookahead  # a free string's draft per token (npc/llm/lookahead.py)
         self._plans = Plans(_GRAMMARS_KEPT)
         self._vocab: StringTokens | None = None
         self._biases: dict[tuple[tuple[str, float], ...], dict[int, float]] = {}
@@ -276,7 +281,7 @@ class LlamaCppLlm(Llm):
             bias = self._logit_bias(request.decoding.word_bias) or {}
             pieces = guided_stream(
                 self._llama, self._cpp, vocab, steps, request, tokens, keep, bias, cancel,
-                self._count,
+                self._count, self.lookahead,
             )
             boost = request.urgent and self._urgent_threads > self._threads[0]
             if boost:  # up to the first clause: nothing else of the brain runs meanwhile

@@ -75,6 +75,9 @@ class LlamaContext:
     def size(self) -> int:
         return int(self.llama.n_tokens + len(self.queued))
 
+    def tokens(self) -> NpArray:
+        return self.llama.input_ids[: self.llama.n_tokens]
+
     def rewind(self, size: int) -> None:
         if self.queued or size > self.llama.n_tokens:
             raise ValueError("rewind: only evaluated tokens can be forgotten")
@@ -120,6 +123,7 @@ def guided_stream(
     bias: dict[int, float],
     cancel: threading.Event,
     counted: Callable[[int], None] | None = None,
+    lookahead: int = 0,
 ) -> Iterator[str]:
     """Run `steps` after `prompt`, whose first `keep` tokens the context already holds."""
     d = request.decoding
@@ -133,7 +137,10 @@ def guided_stream(
         rng=np.random.default_rng(d.seed),
         max_tokens=d.max_tokens,
     )
-    run = Guided(context, vocab, sampling, cancel, hint=_hint(request), prefer=request.guesses)
+    run = Guided(
+        context, vocab, sampling, cancel, hint=_hint(request), prefer=request.guesses,
+        lookahead=lookahead,
+    )
     usage = request.usage
     if usage is not None:
         usage.prompt_tokens, usage.cached_tokens = len(prompt), keep

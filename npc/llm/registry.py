@@ -29,6 +29,7 @@ KINDS: dict[str, tuple[str, _Options]] = {
             "threads": ((int,), "n_threads"),
             "n_batch": ((int,), "n_batch"),
             "prefix_cache_mb": ((int,), "prefix_cache_mb"),
+            "lookahead": ((int,), "lookahead"),  # tokens drafted from the context; 0 = off
         },
     ),
     "openai": (
