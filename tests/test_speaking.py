@@ -138,13 +138,14 @@ def test_face_frames_cover_the_audio_exactly(tmp_path: Path, piper_tts: Tts, fps
 
 def test_the_lines_emotion_goes_out_and_shows_on_the_face(tmp_path: Path, piper_tts: Tts) -> None:
     llm = FakeSceneLlm(said("Ha! Now that is a fine mech. I love it.", emotion="happy"),
-                  said("Sure.", emotion="sad"), said("Fine.", emotion="alarm"))
+                  said("Sure.", emotion="sad"), said("Fine.", emotion="alarm"),
+                  said("Four fifty.", emotion="neutral"))
     brain = speaking(llm, tmp_path, piper_tts)
 
     async def scenario() -> None:
         async with running(brain) as server, engine(server) as client:
             s = await client.open_session("brakka")
-            await s.say("Look at my new paint job!")
+            await s.say("Look what I did!")
             turn = await s.turn()
             assert [(e.emotion, e.start_sample) for e in turn.emotions] == [("joy", 0)]
             assert isinstance(turn.emotions[0], Emotion) and 0 < turn.emotions[0].intensity <= 1
@@ -156,12 +157,19 @@ def test_the_lines_emotion_goes_out_and_shows_on_the_face(tmp_path: Path, piper_
             assert smile[len(smile) // 2 :].mean() > 0.1
             schema = llm.requests[0].schema
             assert schema is not None and "happy" in schema["properties"]["emotion"]["enum"]
-            # The NPC's usual emotion of late is the decoder's first guess for the next.
-            for line in ("Paint it again.", "And again."):
+            # The NPC's usual emotion of late is the decoder's first guess for the next
+            # ("happy" before any: what the model shows most on a first reply).
+            for line in ("Do it again.", "And again."):
                 await s.say(line)
                 assert (await s.turn()).emotions
             lines = [r for r in llm.requests if "say" in (r.schema or {}).get("properties", {})]
-            assert [r.guesses for r in lines] == [(), ("happy",), ("sad",)]
+            assert [r.guesses for r in lines] == [("happy",), ("happy",), ("sad",)]
+            # An answer from lore is guessed neutral, whatever the NPC showed before.
+            await s.say("How much for a new actuator?")
+            assert (await s.turn()).emotions
+            asked = [r for r in llm.requests if "say" in (r.schema or {}).get("properties", {})]
+            assert "450 credits" in asked[-1].messages[-1].content
+            assert asked[-1].guesses == ("neutral",)
 
     run(scenario)
 

@@ -69,7 +69,8 @@ def prepare(
     # A player waits for these words; with another session's turn running the machine
     # is not the reply's alone (npc/llm/llama.py spends both cores only then).
     request = dataclasses.replace(request, urgent=not others_turn(conv),
-                                  guesses=conv.usual_emotion(npc.id) if face else ())
+                                  guesses=conv.usual_emotion(npc.id, bool(context.lore))
+                                  if face else ())
     return Prepared(actions, schemas, context, request)
 
 
