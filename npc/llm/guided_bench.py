@@ -4,7 +4,9 @@
 Brakka with the hangar's engine actions (emotion on), the prompt warmed first, the time
 from the call to the first piece and to the first character of "say", guided and
 grammar alternating. `--threads`: one decode step and one 128-token batch with 1 and 2
-threads, alternating.
+threads, alternating. `--lookahead`: the whole reply with prompt lookup (npc/llm/lookahead.py)
+on and off, alternating: time, evaluations, and the first clause's time (`WITH_LORE`: two
+lines asked with the hangar's lore before them, as the brain gives it).
 """
 
 from __future__ import annotations
@@ -31,6 +33,14 @@ LINES = (
     "Can you paint my mech red?",
     "My reactor is damaged, fix it please.",
     "What's the news around the hangar?",
+)
+WITH_LORE = (
+    "What you know:\n- The quartermaster's stores: The window is open from six in the morning "
+    "until ten at night, station time, and closed on the reactor maintenance day.\n\n"
+    "Player says: When is the stores window open?",
+    "What you know:\n- The North Hangar: Its reactor is a compact fusion torus the crews call "
+    "the Old Lantern, after the blue glow that leaks from its inspection ports.\n\n"
+    "Player says: What powers the North Hangar?",
 )
 
 
@@ -71,6 +81,53 @@ def compare(llm: LlamaCppLlm, rounds: int) -> None:
           f"{m * 1000:.0f} ms, ratio {m / g:.1f}x")
 
 
+def lookahead(llm: LlamaCppLlm, rounds: int) -> None:
+    schema = reply_schema({}, 160, emotion=True)
+    seen: dict[int, dict[str, list[float]]] = {}
+    ctx = llm._llama._ctx
+    inner = ctx.decode
+    calls = [0]
+
+    def counted(batch: object) -> None:
+        calls[0] += 1
+        inner(batch)
+
+    ctx.decode = counted
+    try:
+        for r in range(rounds):
+            for line in (*LINES, *WITH_LORE):
+                for drafts in (0, 4) if r % 2 == 0 else (4, 0):
+                    request = LlmRequest(
+                        (ChatMessage("system", PERSONA), ChatMessage("user", line)),
+                        schema=schema,
+                        decoding=Decoding(max_tokens=80, temperature=0.6, seed=7 + r),
+                    )
+                    llm.warm(request)
+                    llm.lookahead = drafts
+                    calls[0], say, said, clause = 0, SayStream(), "", 0.0
+                    began = time.perf_counter()
+                    for piece in llm.stream(request, threading.Event()):
+                        said += say.feed(piece)
+                        if not clause and len(said) >= 18:
+                            clause = time.perf_counter() - began
+                    took = time.perf_counter() - began
+                    row = seen.setdefault(drafts, {"reply": [], "evals": [], "clause": []})
+                    row["reply"].append(took)
+                    row["evals"].append(calls[0])
+                    row["clause"].append(clause or took)
+                    print(f"lookahead {drafts} {line[-30:]:30} reply {took * 1000:5.0f} ms, "
+                          f"{calls[0]:3d} evaluations, 18 characters at {clause * 1000:5.0f} ms")
+    finally:
+        ctx.decode = inner
+        llm.lookahead = 4
+    for drafts, row in sorted(seen.items()):
+        print(f"lookahead {drafts}: median reply {statistics.median(row['reply']) * 1000:.0f} ms,"
+              f" {statistics.median(row['evals']):.0f} evaluations, 18 characters at "
+              f"{statistics.median(row['clause']) * 1000:.0f} ms")
+    base, on = (statistics.median(seen[d]["reply"]) for d in (0, 4))
+    print(f"reply time with lookahead / without: {on / base:.2f}")
+
+
 def threads(llm: LlamaCppLlm, rounds: int) -> None:
     ll, cpp = llm._llama, llm._cpp
     prompt = ll.tokenize(PERSONA.encode() * 2, add_bos=True)[:129]
@@ -91,10 +148,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--threads", action="store_true")
+    parser.add_argument("--lookahead", action="store_true")
     args = parser.parse_args()
     llm = LlamaCppLlm(n_ctx=2048)
     try:
-        (threads if args.threads else compare)(llm, args.rounds)
+        run = threads if args.threads else lookahead if args.lookahead else compare
+        run(llm, args.rounds)
     finally:
         llm.close()
 
