@@ -119,45 +119,6 @@ def test_warm_evaluates_the_prompt_ahead(llm: LlamaCppLlm) -> None:
     assert llm.evaluated - before <= GREEDY.max_tokens + 1  # the reply, not the prompt
 
 
-def warm_in_flight(llm: LlamaCppLlm, request: LlmRequest) -> tuple[threading.Thread, Any]:
-    """Start a speculative warm of `request` and wait until a step of it is in flight."""
-    cancel = threading.Event()
-    worker = threading.Thread(target=llm.warm, args=(request, cancel))
-    worker.start()
-    while llm._warming is None and worker.is_alive():
-        pass
-    return worker, cancel
-
-
-def test_a_warm_step_the_waiting_request_does_not_share_is_aborted(llm: LlamaCppLlm) -> None:
-    # A partial transcript's prompt: long, so its first step is well under way
-    guess = chat(VESSA, ChatMessage("user", "Tell me everything about your mech. " * 25))
-    llm.tokens(guess)
-    worker, cancel = warm_in_flight(llm, guess)
-    step = llm._warming
-    assert step is not None
-    aborted = llm.aborted
-    cancel.set()  # the final transcript came: the warm gives way...
-    final = chat(BRAKKA, ChatMessage("user", "Where is my mech now?"))
-    pieces = run(llm, final)  # ...and its step, no use to this prompt, is aborted at once
-    worker.join()
-    assert llm.aborted == aborted + 1
-    assert "".join(pieces).strip()
-    # the aborted step left nothing behind: warming the guess again starts where it began
-    llm.warm(guess)
-    assert llm._live()[: step.end] == list(step.tokens[: step.end])
-
-
-def test_a_warm_step_the_waiting_request_shares_runs_to_its_end(llm: LlamaCppLlm) -> None:
-    guess = chat(VESSA, ChatMessage("user", "Which of the mechs here is the fastest one? " * 20))
-    worker, cancel = warm_in_flight(llm, guess)
-    aborted = llm.aborted
-    cancel.set()
-    run(llm, guess)  # the very prompt the warm was evaluating: its step is of use
-    worker.join()
-    assert llm.aborted == aborted
-
-
 def test_prompt_longer_than_the_context_is_a_backend_error(llm: LlamaCppLlm) -> None:
     request = chat(ChatMessage("user", "mech " * 1200))
     with pytest.raises(BackendError, match="context holds 1024"):

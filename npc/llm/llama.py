@@ -9,7 +9,6 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,16 +52,6 @@ def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
             break
         n += 1
     return n
-
-
-@dataclass(frozen=True, slots=True)
-class _Step:
-    """A speculative warm's step in flight: `tokens[start:end]` of its prompt."""
-
-    tokens: Sequence[int]
-    start: int
-    end: int
-    cancel: threading.Event
 
 
 class PrefixStates:
@@ -171,12 +160,6 @@ class LlamaCppLlm(Llm):
         self._vocab: StringTokens | None = None
         self._biases: dict[tuple[tuple[str, float], ...], dict[int, float]] = {}
         self._states = PrefixStates(prefix_cache_mb << 20)
-        # A speculative warm's step in flight, and what aborts it (`_supersede`).
-        self._warming: _Step | None = None
-        self._abort = threading.Event()
-        self._abort_cb = llama_cpp.ggml_abort_callback(self._should_abort)
-        self._no_abort = llama_cpp.ggml_abort_callback()  # NULL: nothing is asked
-        self.aborted = 0  # warm steps aborted for a request that did not need them
         self.capabilities = LlmCapabilities(
             json_schema=True, raw_prompt=True, prefix_reuse=True, steerlm=steerlm
         )
@@ -239,7 +222,6 @@ class LlamaCppLlm(Llm):
                 f"llama: the prompt has {len(tokens)} tokens; the context holds {self.n_ctx}",
                 stage="llm",
             )
-        self._supersede(tokens)
         schema = request.schema if self.guided else None
         steps = self._plans.get(schema) if schema is not None else None
         if steps is not None:
@@ -330,45 +312,11 @@ class LlamaCppLlm(Llm):
             self._take_context(tokens)
             keep = common_prefix(self._live(), tokens)
             self._llama.n_tokens = keep
-            if cancel is None:
-                self._llama.eval(tokens[keep:])
-                return
-            self._abort.clear()
-            self._cpp.llama_set_abort_callback(self._llama.ctx, self._abort_cb, None)
-            try:
-                for at in range(keep, len(tokens), WARM_STEP):
-                    if cancel.is_set():
-                        return
-                    self._warming = _Step(tokens, at, min(at + WARM_STEP, len(tokens)), cancel)
-                    try:
-                        self._llama.eval(tokens[at : at + WARM_STEP])
-                    except RuntimeError:
-                        if not self._abort.is_set():
-                            raise
-                        self.aborted += 1  # llama.cpp dropped the step; the context is as before
-                        return
-                    finally:
-                        self._warming = None
-            finally:
-                self._cpp.llama_set_abort_callback(self._llama.ctx, self._no_abort, None)
-                self._abort.clear()
-
-    def _supersede(self, tokens: Sequence[int]) -> None:
-        """A request is about to wait for the model: a cancelled warm's step in flight is
-        aborted when less than half of its tokens are the request's own (a partial
-        transcript's prompt the final one left behind), rather than run to its end while
-        the player waits (up to 0.25 s seen: docs/latency.md)."""
-        step = self._warming
-        if step is None or not step.cancel.is_set():
-            return
-        shared = common_prefix(step.tokens, tokens)
-        if shared - step.start < (step.end - step.start) / 2:
-            self._abort.set()
-
-    def _should_abort(self, _data: Any) -> bool:
-        # llama.cpp asks between the nodes of a step's graph (~550 times in a 32-token
-        # step: no time measured, even with a busy Python thread beside it)
-        return self._warming is not None and self._abort.is_set()
+            step = len(tokens) if cancel is None else WARM_STEP
+            for at in range(keep, len(tokens), max(1, step)):
+                if cancel is not None and cancel.is_set():
+                    return
+                self._llama.eval(tokens[at : at + step])
 
     def close(self) -> None:
         with self._lock:
