@@ -134,8 +134,9 @@ def test_a_rejected_draft_is_forgotten_and_its_replacement_evaluated() -> None:
 
 def test_accept_keeps_a_sure_draft_and_replaces_an_impossible_one() -> None:
     rng = np.random.default_rng(0)
-    p = np.array([0.0, 1.0, 0.0])
-    assert accept(p, 1, rng, greedy=False) is None
-    assert accept(p, 2, rng, greedy=False) == 1
-    assert accept(np.array([0.2, 0.7, 0.1]), 0, rng, greedy=True) == 1
-    assert accept(np.array([0.2, 0.7, 0.1]), 1, rng, greedy=True) is None
+    ids, p = np.array([1, 2]), np.array([1.0, 0.0])
+    assert accept(ids, p, 1, rng, greedy=False) is None
+    assert accept(ids, p, 2, rng, greedy=False) == 1
+    ids, p = np.array([1, 0, 2]), np.array([0.7, 0.2, 0.1])
+    assert accept(ids, p, 0, rng, greedy=True) == 1
+    assert accept(ids, p, 1, rng, greedy=True) is None

@@ -17,6 +17,7 @@ import statistics
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from npc.llm.base import ChatMessage, Decoding, LlmRequest
 from npc.llm.llama import LlamaCppLlm
@@ -44,6 +45,15 @@ WITH_LORE = (
 )
 
 
+def ask(line: str, schema: dict[str, Any], round_: int) -> LlmRequest:
+    """`line` to Brakka, seeded by the round: the same request on either side of a pair."""
+    return LlmRequest(
+        (ChatMessage("system", PERSONA), ChatMessage("user", line)),
+        schema=schema,
+        decoding=Decoding(max_tokens=80, temperature=0.6, seed=7 + round_),
+    )
+
+
 def first_say(llm: LlamaCppLlm, request: LlmRequest) -> tuple[float, float]:
     """Seconds from the call to the first piece, and to the line's first character."""
     began = time.perf_counter()
@@ -65,11 +75,7 @@ def compare(llm: LlamaCppLlm, rounds: int) -> None:
     for r in range(rounds):
         for line in LINES:
             for guided in (True, False) if r % 2 == 0 else (False, True):
-                request = LlmRequest(
-                    (ChatMessage("system", PERSONA), ChatMessage("user", line)),
-                    schema=schema,
-                    decoding=Decoding(max_tokens=80, temperature=0.6, seed=7 + r),
-                )
+                request = ask(line, schema, r)
                 llm.warm(request)
                 llm.guided = guided
                 piece, say = first_say(llm, request)
@@ -97,11 +103,7 @@ def lookahead(llm: LlamaCppLlm, rounds: int) -> None:
         for r in range(rounds):
             for line in (*LINES, *WITH_LORE):
                 for drafts in (0, 4) if r % 2 == 0 else (4, 0):
-                    request = LlmRequest(
-                        (ChatMessage("system", PERSONA), ChatMessage("user", line)),
-                        schema=schema,
-                        decoding=Decoding(max_tokens=80, temperature=0.6, seed=7 + r),
-                    )
+                    request = ask(line, schema, r)
                     llm.warm(request)
                     llm.lookahead = drafts
                     calls[0], say, said, clause = 0, SayStream(), "", 0.0

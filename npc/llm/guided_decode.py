@@ -366,9 +366,7 @@ class Guided:
                     break
                 seen = recent[: len(recent) - (m - i)][-PENALTY_LAST_N:]
                 ids, probs = candidates(self._masked(rows[i], seen, step, chars, left), s)
-                p = np.zeros(len(v.pieces))
-                p[ids] = probs
-                chosen = accept(p, token, s.rng, greedy=s.temperature <= 0)
+                chosen = accept(ids, probs, token, s.rng, greedy=s.temperature <= 0)
                 if chosen is not None:
                     self.model.rewind(at + i)
                     break

@@ -287,15 +287,17 @@ class LlamaCppLlm(Llm):
             boost = request.urgent and self._urgent_threads > one
             if boost:  # up to the first clause: nothing else of the brain runs meanwhile
                 self._llama._ctx.set_n_threads(self._urgent_threads, batch)
-            narrow = False  # the prompt's batch is done: small batches as one step
+            # From the first piece (the prompt's batch done; urgent: from the first
+            # clause's), a draft's check or a missed guess is a batch of a few tokens, which
+            # llama.cpp would run on the batch threads: with another stage on the other
+            # core, 5 tokens took 358 ms on two threads, 125 on one. So one, as a step.
+            due = URGENT_PIECES if boost else 0
+            narrow = False
             try:
                 for i, piece in enumerate(pieces):
-                    if (boost and i >= URGENT_PIECES) or (not boost and not narrow and batch > one):
-                        # A draft's check or a missed guess is a batch of a few tokens, which
-                        # llama.cpp runs on the batch threads: with another stage on the
-                        # other core, 5 tokens took 358 ms on two threads, 125 on one.
+                    if not narrow and i >= due and (boost or batch > one):
                         self._llama._ctx.set_n_threads(one, one)
-                        boost, narrow = False, True
+                        narrow = True
                     yield piece
             finally:
                 if boost or narrow:

@@ -40,20 +40,24 @@ def draft(context: Sequence[int] | NpArray, token: int, limit: int = DRAFT_TOKEN
     return [int(t) for t in ids[start : start + limit]]
 
 
-def accept(p: NpArray, token: int, rng: np.random.Generator, greedy: bool) -> int | None:
-    """Keep the drafted `token` under the sampling distribution `p` (None), or the token
-    to put in its place: greedy, the most likely; else `token` is kept with probability
-    p[token], and a replacement is drawn from p without it (speculative sampling with a
-    draft that is sure of its token)."""
+def accept(
+    ids: NpArray, probs: NpArray, token: int, rng: np.random.Generator, greedy: bool
+) -> int | None:
+    """Keep the drafted `token` under the sampling distribution (the candidate `ids` and
+    their `probs`, as `guided_decode.candidates` gives them): None, or the token to put in
+    its place. Greedy, the most likely; else `token` is kept with its probability, and a
+    replacement is drawn from the rest (speculative sampling with a draft that is sure of
+    its token)."""
     if greedy:
-        best = int(np.argmax(p))
+        best = int(ids[int(np.argmax(probs))])
         return None if best == token else best
-    if rng.random() < p[token]:
+    mine = ids == token
+    if rng.random() < probs[mine].sum():
         return None
-    rest = p.copy()
-    rest[token] = 0.0
+    order = np.argsort(ids)  # by token id, as over the whole vocabulary
+    ids, rest = ids[order], np.where(mine, 0.0, probs)[order]
     total = rest.sum()
     if total <= 0:  # the draft held all the mass: nothing else could come
         return None
     kept = np.flatnonzero(rest)
-    return int(kept[rng.choice(len(kept), p=rest[kept] / total)])
+    return int(ids[kept[rng.choice(len(kept), p=rest[kept] / total)]])

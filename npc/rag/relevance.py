@@ -92,12 +92,12 @@ def relevant(
     but the best sentence always. Conventional phrases (`CONVENTIONAL`) are left out of
     the match: a line of nothing else gets no lore."""
     query = CONVENTIONAL.sub(" ", query)
-    if not tokenize(query):
+    terms = set(tokenize(query))
+    if not terms:
         return []
     hits = index.search(query, tags=tags, k=k)
     if not hits:
         return []
-    terms = set(tokenize(query))
     vector = index.embedder.embed([_dense_text(index.embedder, query)])[0]
     bm25 = index.bm25.scores(list(terms))
     kept: list[tuple[Chunk, float]] = []
