@@ -53,7 +53,10 @@ def test_a_request_runs_the_action_with_valid_arguments(
         async with running(brain) as server, engine(server, heartbeat=True) as client:
             s = await client.open_session(
                 "quartermaster", player="renn", actions=[GIVE], on_action=world.handler("renn"))
-            await s.say("I need two spare power cells.")
+            # A direct request: the indirect "I need two spare power cells." is a near tie
+            # between give_item and quote_price for the 0.5B model (logits 0.6 apart on
+            # the shipped weights, 0.2 the other way on the fast ones: docs/llm.md).
+            await s.say("Give me two power cells.")
             turn = await s.turn(timeout=TURN_S)
             assert turn.text and not turn.errors, turn.messages
 
@@ -70,9 +73,11 @@ def test_a_request_runs_the_action_with_valid_arguments(
 def test_a_lore_question_is_answered_from_the_right_chunk(
     embedded_llm: LlamaCppLlm, tmp_path: Path
 ) -> None:
-    brain = mind(embedded_llm, tmp_path)
-
-    async def scenario() -> str:
+    # The line is sampled: the 0.5B model names the Old Lantern on this lore for 7 or 8 of
+    # ten seeds (a power cell or a pump otherwise, docs/llm.md), so three seeds ask and
+    # two must answer from the chunk.
+    async def scenario(seed: int) -> str:
+        brain = mind(embedded_llm, tmp_path / str(seed), seed=seed)
         async with running(brain) as server, engine(server, heartbeat=True) as client:
             hits = brain.search("What powers the north hangar?", ["common", "hangar", "mechs"])
             assert hits[0].chunk.doc == "north_hangar_reactor"
@@ -80,8 +85,9 @@ def test_a_lore_question_is_answered_from_the_right_chunk(
             await s.say("What powers the north hangar?")
             return (await s.turn(timeout=TURN_S)).text
 
-    text = run(scenario, limit=2 * TURN_S)
-    assert any(w in text.lower() for w in ("lantern", "fusion", "torus")), text
+    texts = [run(lambda seed=seed: scenario(seed), limit=2 * TURN_S) for seed in (7, 8, 9)]
+    answered = [t for t in texts if any(w in t.lower() for w in ("lantern", "fusion", "torus"))]
+    assert len(answered) >= 2, texts
 
 
 def test_memory_survives_a_restart(embedded_llm: LlamaCppLlm, tmp_path: Path) -> None:

@@ -2,7 +2,8 @@
 
 Parts (``--parts``): ``llm`` time to first token and tokens/s per backend (npc/bench/llm.py);
 ``actions`` the sample game's action scenarios through the thinking brain on the
-embedded model; ``rag`` retrieval recall@5 and latency at 10,000 chunks
+embedded model; ``answers`` whether its replies to the lore questions state the fact
+(npc/bench/answers.py); ``rag`` retrieval recall@5 and latency at 10,000 chunks
 (npc/bench/rag.py); ``steer`` whether the SteerLM knobs move the output.
 """
 
@@ -18,7 +19,7 @@ from typing import Any
 
 from npc.bench import llm as llm_bench
 
-PARTS = ("llm", "actions", "rag", "steer")
+PARTS = ("llm", "actions", "answers", "rag", "steer")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -26,6 +27,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--parts", default=",".join(PARTS), help=f"comma list of {', '.join(PARTS)} (default all)"
     )
     p.add_argument("--seed", type=int, default=7, help="sampling seed for the brain's turns")
+    p.add_argument("--weights", choices=("fast", "shipped"), default="fast",
+                   help="the embedded model's weights for actions, answers and steer "
+                   "(docs/llm.md: fast weights)")
     p.add_argument("--json", action="store_true", help="print the figures as JSON too")
     llm_bench.add_arguments(p)
 
@@ -43,14 +47,14 @@ def run_brain_bench(args: argparse.Namespace) -> int:
 
         figures["rag"] = rag.run_rag_bench()
         print(rag.table(figures["rag"]))
-    if "actions" in parts or "steer" in parts:
-        figures.update(asyncio.run(_brain_parts(parts, args.seed)))
+    if {"actions", "answers", "steer"} & set(parts):
+        figures.update(asyncio.run(_brain_parts(parts, args.seed, args.weights == "fast")))
     if args.json:
         print(json.dumps(figures, indent=1, default=str))
     return 0
 
 
-async def _brain_parts(parts: list[str], seed: int) -> dict[str, Any]:
+async def _brain_parts(parts: list[str], seed: int, fast: bool = True) -> dict[str, Any]:
     from npc.bench.scenarios import run_scenarios
     from npc.bench.steering import print_steering, run_steering
     from npc.designer.reload import Designs
@@ -62,7 +66,7 @@ async def _brain_parts(parts: list[str], seed: int) -> dict[str, Any]:
     state = Path(tempfile.mkdtemp(prefix="npc-bench-"))
     designs = Designs.load(HERE / "npcs", HERE / "actions", HERE / "lore")
     brain = MindBrain(
-        designs, LlamaCppLlm(n_ctx=4096), Memory(state / "memory.sqlite3"),
+        designs, LlamaCppLlm(n_ctx=4096, fast_weights=fast), Memory(state / "memory.sqlite3"),
         options=MindOptions(seed=seed, reload_s=0, cache_dir=state),
     )
     await brain.start()
@@ -85,6 +89,12 @@ async def _brain_parts(parts: list[str], seed: int) -> dict[str, Any]:
                 "seconds_per_scenario": took / len(results),
                 "wrong": [r.player for r in results if not r.correct],
             }
+        if "answers" in parts:
+            from npc.bench.answers import report, run_answers
+
+            began = time.perf_counter()
+            found = await run_answers(brain)
+            out["answers"] = report(found, time.perf_counter() - began)
         if "steer" in parts:
             steering = await run_steering(brain)
             print_steering(steering)

@@ -61,6 +61,7 @@ def add_parser(sub: Any) -> None:
     _add_tts(targets)
     _add_cpp(targets)
     _add_e2e(targets)
+    _add_weights(targets)
 
 
 def _add_brain(targets: Any) -> None:
@@ -170,6 +171,31 @@ def _add_e2e(targets: Any) -> None:
     )
     add_arguments(e)
     e.set_defaults(run=_e2e)
+
+
+def _add_weights(targets: Any) -> None:
+    from npc.bench.weights import add_arguments
+
+    w = targets.add_parser(
+        "weights",
+        help="the embedded LLM's shipped weights against its fast ones: speed and quality",
+        description=(
+            "Loads the embedded model as shipped and with its fast weights (the feed-forward "
+            "gate and up matrices in IQ4_NL, derived once: docs/llm.md). Times one decode "
+            "step on one and two threads and batches of 45 and 100 tokens after the same "
+            "900-token context, the two models alternating; then each model's perplexity "
+            "on the sample game's lore and the KL divergence between their next-token "
+            "distributions."
+        ),
+    )
+    add_arguments(w)
+    w.set_defaults(run=_weights)
+
+
+def _weights(args: argparse.Namespace) -> int:
+    from npc.bench.weights import run_from_args
+
+    return run_from_args(args)
 
 
 def _e2e(args: argparse.Namespace) -> int:

@@ -53,7 +53,7 @@ def embedded_model_path() -> Path:
     """
     target = cache_dir() / f"{EMBEDDED_NAME}.gguf"
     marker = target.with_suffix(".verified")
-    if target.is_file() and _stamp(target) == _read_marker(marker):
+    if target.is_file() and _stamp(target) == read_marker(marker):
         return target
     joined = target.is_file() and target.stat().st_size == EMBEDDED_SIZE
     if joined and _sha256(target) == EMBEDDED_SHA256:
@@ -148,7 +148,7 @@ def _stamp(path: Path) -> dict[str, object]:
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": EMBEDDED_SHA256}
 
 
-def _read_marker(marker: Path) -> dict[str, object] | None:
+def read_marker(marker: Path) -> dict[str, object] | None:
     try:
         data = json.loads(marker.read_text())
     except (OSError, ValueError):

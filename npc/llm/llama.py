@@ -14,6 +14,7 @@ from typing import Any
 
 from bridge.errors import BackendError, ConfigError
 from npc.llm.base import Llm, LlmCapabilities, LlmRequest, token_bias
+from npc.llm.fastweights import fast_model_path
 from npc.llm.gguf import check_gguf, embedded_model_path
 from npc.llm.guided import Plan, Plans
 from npc.llm.guided_decode import StringTokens
@@ -42,6 +43,15 @@ def spin_briefly() -> None:
     user set OMP_WAIT_POLICY or GOMP_SPINCOUNT."""
     if "OMP_WAIT_POLICY" not in os.environ:
         os.environ.setdefault("GOMP_SPINCOUNT", SPIN_COUNT)
+
+
+def _fast(embedded: Path) -> Path:
+    """The embedded model with its fast weights (npc/llm/fastweights.py), else as shipped."""
+    try:
+        return fast_model_path(embedded)
+    except ConfigError as e:
+        log.warning("the embedded LLM runs on its shipped weights (0.8x slower): %s", e)
+        return embedded
 
 
 def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
@@ -106,6 +116,10 @@ class LlamaCppLlm(Llm):
     extends it evaluates only the new tokens; when another NPC's prompt takes the
     context, the KV state of the one it displaces is kept (up to `prefix_cache_mb`) and
     restored when that NPC speaks again.
+
+    The embedded model runs on its fast weights (`fast_weights`, npc/llm/fastweights.py:
+    its feed-forward gate and up matrices in IQ4_NL, 0.8x the time a token); a GGUF named
+    by `model` is loaded as it is.
     """
 
     name = "llama"
@@ -121,8 +135,11 @@ class LlamaCppLlm(Llm):
         steerlm: bool = False,
         guided: bool = True,
         lookahead: int = DRAFT_TOKENS,
+        fast_weights: bool = True,
     ) -> None:
         path = check_gguf(Path(model)) if str(model) else embedded_model_path()
+        if not str(model) and fast_weights:
+            path = _fast(path)
         # llama.cpp's OpenMP workers spin while they wait (libgomp reads this when it
         # loads, so it must precede the import): by default for 300,000 turns, and a worker
         # spinning that long holds the core its partner or another stage needs (2 threads

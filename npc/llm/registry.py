@@ -30,6 +30,7 @@ KINDS: dict[str, tuple[str, _Options]] = {
             "n_batch": ((int,), "n_batch"),
             "prefix_cache_mb": ((int,), "prefix_cache_mb"),
             "lookahead": ((int,), "lookahead"),  # tokens drafted from the context; 0 = off
+            "fast_weights": ((bool,), "fast_weights"),  # the embedded model's IQ4_NL FFN
         },
     ),
     "openai": (
