@@ -39,13 +39,13 @@ def test_reply_plan_forces_the_opening_and_chooses_the_action_by_name() -> None:
     text, rest = lead(steps)
     assert text == '{"action": '
     assert heads(rest[0]) == [
-        '{"name": "none"}, "emotion": ',
+        '{"name": "none"}, "say": "',
         '{"name": "paint_mech", "arguments": {"color": ',
     ]
     none = lead(rest[0].options[0])[1]  # type: ignore[union-attr]
-    assert heads(none[0])[:2] == ['"neutral", "say": "', '"happy", "say": "']
-    last = lead(none[0].options[0])[1]  # type: ignore[union-attr]
-    assert last == (Text(1, 80), Forced("}"))
+    # The line straight after the action; the emotion after the line.
+    assert none[:2] == (Text(1, 80), Forced(', "emotion": '))
+    assert heads(none[2])[:2] == ['"neutral"}', '"happy"}']
 
 
 def test_an_optional_property_is_a_choice_to_write_it_or_close() -> None:

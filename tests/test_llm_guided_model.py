@@ -58,7 +58,7 @@ def test_a_reply_with_actions_parses_against_its_schema(llm: LlamaCppLlm, emotio
     for line in ("Paint my mech blue, please.", "Nice weather in the hangar today."):
         raw = text(llm, ask(line, reply_schema(actions, 60, emotion=emotion)))
         data = json.loads(raw)
-        assert list(data) == (["action", "emotion", "say"] if emotion else ["action", "say"])
+        assert list(data) == (["action", "say", "emotion"] if emotion else ["action", "say"])
         assert 1 <= len(data["say"]) <= 60
         assert not emotion or data["emotion"] in EMOTION_WORDS.values()
         reply = parse_reply(raw, actions)  # checks the action's name and arguments
@@ -117,14 +117,14 @@ def test_each_emotion_word_is_one_token_after_its_quote(llm: LlamaCppLlm) -> Non
 def test_the_first_character_of_the_line_comes_after_one_evaluation_per_wrong_guess(
     llm: LlamaCppLlm,
 ) -> None:
-    # The prompt, '{"action": {"name": "', the guess 'none"}, "emotion": "' (or the action
-    # whose verb the line asks for) and the guess
-    # 'neutral", "say": "' go in one batch; a guess the logits do not bear out costs one
-    # evaluation more (from the choice on), so a line with no action and a neutral face
-    # has its first token sampled after one evaluation, at most three in all.
+    # The prompt, '{"action": {"name": "' and the guess 'none"}, "say": "' (or the action
+    # whose verb the line asks for) go in one batch; a guess the logits do not bear out
+    # costs one evaluation more (from the choice on), so a line with no action has its
+    # first token sampled after one evaluation. The emotion comes after the line.
     seen = set()
     for line, actions in (("How are you, Brakka?", {}), ("Wave at me!", {"wave": WAVE}),
                           ("You useless pile of rust!", {}),
+                          ("Show me you are friendly.", {"wave": WAVE}),
                           ("What powers the north hangar?", {})):
         request = ask(line, reply_schema(actions, 120, emotion=True))
         say = SayStream()
@@ -134,7 +134,7 @@ def test_the_first_character_of_the_line_comes_after_one_evaluation_per_wrong_gu
                     break
         action = say.raw.split('"name": "')[1].split('"')[0] if actions else "none"
         guess = "wave" if line.startswith("Wave") else "none"  # the verb the line asks for
-        wrong = (action != guess) + (say.emotion != "neutral")
+        wrong = int(action != guess)
         assert evals.calls == 1 + wrong, (evals.calls, say.raw)
         seen.add(wrong)
     assert len(seen) > 1, seen  # the lines tried more than one path

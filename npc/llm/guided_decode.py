@@ -259,8 +259,8 @@ class Guided:
         fails, the context goes back to that choice and the logits there decide it as
         `_choose` would. The steps after what is decided, or None to choose plainly.
 
-        The reply's "none" action and "neutral" emotion come first in their lists: for
-        most lines both hold and the line's first token needs one evaluation, not three.
+        The reply's "none" action comes first in its list: for most lines it holds and the
+        line's first token needs one evaluation, not two.
         A string option the hint names ("Give me a wrench": "wrench") is guessed instead,
         else one the request prefers (the emotion this NPC showed most lately)."""
         pending, out = self.pending, self.out

@@ -307,14 +307,16 @@ class MindConversation(TalkingConversation):
         if not first and not self.holding:  # a second line in the turn: keep words apart
             self.out.send(DialogueDelta(session=self.info.session, turn=self.turn, text=" "))
         go = self.speaker.go if self.speaker is not None else None
+        shown = not first  # the turn's first line shows its emotion, once it is written
         async for piece in pieces or self.brain.llm.astream(request, go):
             self.trace.mark("first_token")
             delta = stream.feed(piece)
+            if not shown and stream.emotion and self.speaker is not None and not self.holding:
+                self.speaker.emotion(stream.emotion)
+                shown = True
             if delta:
                 if first and not self.streaming:
                     self.trace.mark("first_text")
-                    if stream.emotion and self.speaker is not None and not self.holding:
-                        self.speaker.emotion(stream.emotion)
                 self.streaming += delta
                 if self.holding:  # an after_turn hook says when (and what) it is said
                     continue

@@ -2,11 +2,13 @@
 
 The model's output is constrained to `reply_schema(actions)`:
     {"action": {"name": "none"} | {"name": "<action>", "arguments": {...}},
-     "emotion": "<a word of EMOTION_WORDS>", "say": "<line>"}
+     "say": "<line>", "emotion": "<a word of EMOTION_WORDS>"}
 The action comes first: a small model decides far better what to do before it has
 talked itself into something (measured: docs/benchmarks.md), and the line it then says
-fits the action; the emotion comes before the line so the face shows it from the first
-word (it is left out when the brain has no face to show it on). The model picks the
+fits the action. The emotion comes after the line: it is no longer a choice (and a miss
+of the guessed one, an evaluation more) between the player's words and the NPC's first,
+and the model reads it off its own line; the face blends into it once it is written,
+while the line is still being said (it is left out when the brain has no face). The model picks the
 emotion's word among words its tokenizer holds whole (EMOTION_WORDS: "alarm" for fear);
 the reply carries the protocol's name. `SayStream` pulls the
 line out of the JSON piece by piece as it streams. `parse_reply` checks the whole object
@@ -84,12 +86,12 @@ def reply_schema(
             "additionalProperties": False,
         }
         props["action"] = {"anyOf": [talk, *calls]}
-    if emotion:
-        props["emotion"] = {"enum": [EMOTION_WORDS[e] for e in EMOTIONS]}
     say: dict[str, Any] = {"type": "string", "minLength": max(1, min_chars)}
     if max_chars:
         say["maxLength"] = max_chars
     props["say"] = say
+    if emotion:
+        props["emotion"] = {"enum": [EMOTION_WORDS[e] for e in EMOTIONS]}
     return {
         "type": "object",
         "properties": props,
@@ -159,11 +161,14 @@ class SayStream:
         self.raw = ""  # everything fed so far
         self._pos = -1  # where the say string's undecoded rest starts in `raw`; -1: not yet
         self._done = False
-        self.emotion = ""  # the reply's emotion, once the line has begun (it comes first)
+        self.emotion = ""  # the reply's emotion, once written (before or after the line)
 
     def feed(self, piece: str) -> str:
         """Add `piece`; return the part of the line it completes ("" when none)."""
         self.raw += piece
+        if not self.emotion:
+            feeling = _EMOTION.search(self.raw)
+            self.emotion = (emotion_of(feeling.group(1)) or "") if feeling else ""
         if self._done:
             return ""
         if self._pos < 0:
@@ -171,8 +176,6 @@ class SayStream:
             if m is None:
                 return ""
             self._pos = m.end()
-            feeling = _EMOTION.search(self.raw, 0, m.start())
-            self.emotion = (emotion_of(feeling.group(1)) or "") if feeling else ""
         out: list[str] = []
         raw, i = self.raw, self._pos
         while i < len(raw):
