@@ -13,15 +13,13 @@ absolute score.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from typing import Any
 
-from bridge.seam import Brain
-from npc.bench.rag import load_questions
+from npc.bench.rag import LORE_DIR, load_questions
 from npc.bench.scenarios import load, say, tools_for
+from npc.mind.brain import MindBrain
 from npc.rag.lore import chunk_docs, load_lore
-from sample_game import HERE
 
 ORDER = ("brakka", "quartermaster", "guard", "smuggler")
 _WORD = re.compile(r"[a-z0-9]+")
@@ -45,10 +43,9 @@ def states(line: str, fact: str) -> bool:
     return fact_words(fact) <= set(_WORD.findall(line.lower()))
 
 
-async def run_answers(brain: Brain) -> list[Answer]:
-    knows = {npc: set(tomllib.loads((HERE / "npcs" / f"{npc}.toml").read_text())["knowledge"])
-             for npc in ORDER}
-    tags = {c.doc: set(c.tags) for c in chunk_docs(load_lore(HERE / "lore"))}
+async def run_answers(brain: MindBrain) -> list[Answer]:
+    knows = {npc: set(brain.designs.npcs[npc].knowledge) for npc in ORDER}
+    tags = {c.doc: set(c.tags) for c in chunk_docs(load_lore(LORE_DIR))}
     data = load()
     out = []
     for i, q in enumerate(load_questions()):

@@ -84,7 +84,7 @@ def fast_model_path(source: Path, progress: Callable[[str], None] | None = None)
     if target.is_file() and read_marker(marker) == _stamp(target, source):
         return target
     say = progress or _say
-    say(f"deriving the embedded LLM's fast weights into {target} (once, a few seconds)...")
+    say(f"deriving the embedded LLM's fast weights into {target} (once, under a minute)...")
     derive(source, target)
     with contextlib.suppress(OSError):  # a lost marker only costs a derivation next start
         marker.write_text(json.dumps(_stamp(target, source)))
@@ -137,19 +137,21 @@ def splice(source: Path, donor: Path, target: Path, names: re.Pattern[str]) -> i
         other = {t.name: t for t in theirs.tensors}
         if set(other) != {t.name for t in mine.tensors}:
             raise ConfigError(f"{donor} does not hold the tensors of {source}")
-        chosen: list[tuple[TensorInfo, BinaryIO, Layout]] = []
+        my_slots, their_slots = mine.slots(), theirs.slots()
+        # Each tensor of the result: its info, the file its data is in, where, how long.
+        chosen: list[tuple[TensorInfo, BinaryIO, int, int]] = []
         for t in mine.tensors:
             if names.search(t.name):
                 if other[t.name].dims != t.dims:
                     raise ConfigError(f"{donor}: tensor {t.name} has another shape")
-                chosen.append((other[t.name], fd, theirs))
+                start, size = their_slots[t.name]
+                chosen.append((other[t.name], fd, theirs.data_start + start, size))
             else:
-                chosen.append((t, fs, mine))
-        slots = {id(mine): mine.slots(), id(theirs): theirs.slots()}
+                start, size = my_slots[t.name]
+                chosen.append((t, fs, mine.data_start + start, size))
         infos, offset, align = [], 0, mine.alignment
-        for t, _, layout in chosen:
+        for t, _, _, size in chosen:
             infos.append(TensorInfo(t.name, t.dims, t.type, offset))
-            size = slots[id(layout)][t.name][1]
             offset += size + (-size % align)
         with target.open("wb") as out:
             out.write(b"GGUF" + struct.pack("<IQQ", mine.version, len(infos), mine.n_kv))
@@ -159,14 +161,13 @@ def splice(source: Path, donor: Path, target: Path, names: re.Pattern[str]) -> i
                 out.write(struct.pack(f"<{len(info.dims)}Q", *info.dims))
                 out.write(struct.pack("<IQ", info.type, info.offset))
             out.write(b"\0" * (-out.tell() % align))
-            for t, f, layout in chosen:
-                start, size = slots[id(layout)][t.name]
-                f.seek(layout.data_start + start)
+            for _, f, at, size in chosen:
+                f.seek(at)
                 _copy(f, out, size)
                 out.write(b"\0" * (-size % align))  # a donor aligned otherwise
             out.flush()
             os.fsync(out.fileno())
-    return sum(1 for _, f, _ in chosen if f is fd)
+    return sum(1 for _, f, _, _ in chosen if f is fd)
 
 
 def read_layout(f: BinaryIO) -> Layout:
