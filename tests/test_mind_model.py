@@ -74,8 +74,9 @@ def test_a_lore_question_is_answered_from_the_right_chunk(
     embedded_llm: LlamaCppLlm, tmp_path: Path
 ) -> None:
     # The line is sampled: the 0.5B model names the Old Lantern on this lore for 7 or 8 of
-    # ten seeds (a power cell or a pump otherwise, docs/llm.md), so three seeds ask and
-    # two must answer from the chunk.
+    # ten seeds (a power cell or a pump otherwise; with the lore's kept KV cells 24 of 30
+    # seeds, against 16 of 30 evaluated: docs/llm.md), so five seeds ask and three must
+    # answer from the chunk.
     async def scenario(seed: int) -> str:
         brain = mind(embedded_llm, tmp_path / str(seed), seed=seed)
         async with running(brain) as server, engine(server, heartbeat=True) as client:
@@ -85,9 +86,9 @@ def test_a_lore_question_is_answered_from_the_right_chunk(
             await s.say("What powers the north hangar?")
             return (await s.turn(timeout=TURN_S)).text
 
-    texts = [run(lambda seed=seed: scenario(seed), limit=2 * TURN_S) for seed in (7, 8, 9)]
+    texts = [run(lambda seed=seed: scenario(seed), limit=2 * TURN_S) for seed in (7, 8, 9, 10, 11)]
     answered = [t for t in texts if any(w in t.lower() for w in ("lantern", "fusion", "torus"))]
-    assert len(answered) >= 2, texts
+    assert len(answered) >= 3, texts
 
 
 def test_memory_survives_a_restart(embedded_llm: LlamaCppLlm, tmp_path: Path) -> None:

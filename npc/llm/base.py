@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bridge.errors import BackendError
+from npc.llm.segments import Run
 
 log = logging.getLogger("npc_bridge.llm")
 
@@ -72,6 +73,8 @@ class LlmRequest:
     nothing else of the brain's runs, so a backend may spend more of the CPU on its start.
     `guesses`: string values a guided decoder guesses first at a choice (the NPC's usual
     emotion word), a hint for its speculation that never changes what it decides.
+    `segments`: pieces of the prompt's text, in order, whose KV cells a backend may have
+    kept (the lore's sentences: npc/llm/segments.py); they change nothing of the text.
     """
 
     messages: tuple[ChatMessage, ...] = ()
@@ -81,6 +84,7 @@ class LlmRequest:
     usage: Usage | None = field(default=None, compare=False)
     urgent: bool = field(default=False, compare=False)
     guesses: tuple[str, ...] = ()
+    segments: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +95,7 @@ class LlmCapabilities:
     raw_prompt: bool = True  # `LlmRequest.prompt` is accepted
     prefix_reuse: bool = False  # a repeated prompt prefix is not evaluated again
     steerlm: bool = False  # the model was trained on the SteerLM prompt format
+    segments: bool = False  # kept pieces are spliced into a prompt (`keep_segments`)
 
 
 def token_bias(
@@ -133,6 +138,13 @@ class Llm(abc.ABC):
     def warm(self, request: LlmRequest, cancel: threading.Event | None = None) -> None:
         """Evaluate a prompt's prefix ahead of time so the next request sharing it is fast;
         stop soon after `cancel` is set (what was evaluated by then is kept)."""
+
+    def keep_segments(
+        self, runs: Sequence[Run], progress: Callable[[str], None] | None = None
+    ) -> int:
+        """Make the KV cells of `runs`' pieces now (start-up), so a prompt holding them
+        does not evaluate them (`capabilities.segments`); how many runs are kept."""
+        return 0
 
     def close(self) -> None:
         """Free the model or connection."""

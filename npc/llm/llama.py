@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import json
 import logging
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from bridge.errors import BackendError, ConfigError
 from npc.llm.base import Llm, LlmCapabilities, LlmRequest, token_bias
 from npc.llm.fastweights import fast_model_path
-from npc.llm.gguf import check_gguf, embedded_model_path
+from npc.llm.gguf import cache_dir, check_gguf, embedded_model_path
 from npc.llm.guided import Plan, Plans
 from npc.llm.guided_decode import StringTokens
 from npc.llm.llama_guided import guided_stream, string_tokens
 from npc.llm.lookahead import DRAFT_TOKENS
+from npc.llm.segments import Run, SegmentStore, Splicer, split
 from npc.registry import require
 
 log = logging.getLogger("npc_bridge.llm")
@@ -35,6 +37,9 @@ WARM_STEP = 32  # tokens evaluated between checks of a warm's cancel flag
 # JSON up to the line, then a token each: the first clause) on this many threads.
 URGENT_THREADS = 2
 URGENT_PIECES = 8
+# Tokens evaluated before a kept piece so that it can be spliced after them (one batch
+# more, against the piece's own evaluation): the brain's lore follows its notes at once.
+MAX_GAP = 16
 SPIN_COUNT = "10000"  # libgomp's busy-wait turns before a waiting worker sleeps
 
 
@@ -117,6 +122,10 @@ class LlamaCppLlm(Llm):
     context, the KV state of the one it displaces is kept (up to `prefix_cache_mb`) and
     restored when that NPC speaks again.
 
+    Lore segments (`lore_cache_mb`, npc/llm/segments.py): the KV cells of every lore
+    sentence, made once (`keep_segments`), are spliced into a prompt that holds it
+    (`LlmRequest.segments`) instead of being evaluated.
+
     The embedded model runs on its fast weights (`fast_weights`, npc/llm/fastweights.py:
     its feed-forward gate and up matrices in IQ4_NL, 0.8x the time a token); a GGUF named
     by `model` is loaded as it is.
@@ -136,6 +145,7 @@ class LlamaCppLlm(Llm):
         guided: bool = True,
         lookahead: int = DRAFT_TOKENS,
         fast_weights: bool = True,
+        lore_cache_mb: int = 128,
     ) -> None:
         path = check_gguf(Path(model)) if str(model) else embedded_model_path()
         if not str(model) and fast_weights:
@@ -159,6 +169,13 @@ class LlamaCppLlm(Llm):
         except (ValueError, RuntimeError, OSError) as e:
             raise ConfigError(f"LLM model {path}: llama.cpp cannot load it: {e}") from e
         self._cpp = llama_cpp
+        if lore_cache_mb < 0:
+            raise ConfigError(f"llm lore_cache_mb = {lore_cache_mb}: 0 (off) or more")
+        self._segments = SegmentStore(lore_cache_mb << 20) if lore_cache_mb else None
+        if self._segments is not None:
+            self._spare_sequence()
+        self._splicer = Splicer(self._llama, llama_cpp)
+        self.segments_dir = cache_dir().parent / "lore-kv"  # where kept pieces are saved
         self.n_ctx = n_ctx
         # Decode threads (one: the other stages share the two cores) and, for an urgent
         # request's first pieces, all of the machine's (up to URGENT_THREADS).
@@ -178,8 +195,23 @@ class LlamaCppLlm(Llm):
         self._biases: dict[tuple[tuple[str, float], ...], dict[int, float]] = {}
         self._states = PrefixStates(prefix_cache_mb << 20)
         self.capabilities = LlmCapabilities(
-            json_schema=True, raw_prompt=True, prefix_reuse=True, steerlm=steerlm
+            json_schema=True, raw_prompt=True, prefix_reuse=True, steerlm=steerlm,
+            segments=self._segments is not None,
         )
+
+    def _spare_sequence(self) -> None:
+        """The context again with room for a second sequence (a spliced piece's way in),
+        in one KV cache: llama-cpp-python makes it with one."""
+        llama = self._llama
+        params = llama.context_params
+        params.n_seq_max, params.kv_unified = 2, True
+        internals = require("llama_cpp._internals", "embedded", "llama-cpp-python")
+        try:
+            ctx = internals.LlamaContext(model=llama._model, params=params, verbose=False)
+        except ValueError as e:
+            raise ConfigError(f"LLM {self.path}: llama.cpp cannot make its context: {e}") from e
+        old, llama._ctx = llama._ctx, ctx
+        old.close()
 
     def _count(self, n: int) -> None:
         self.evaluated += n
@@ -215,9 +247,15 @@ class LlamaCppLlm(Llm):
 
     def tokens(self, request: LlmRequest) -> tuple[list[int], list[str]]:
         """The prompt as the model sees it, and the stop strings its template implies."""
+        ids, stops, _ = self._prompt(request)
+        return ids, stops
+
+    def _prompt(self, request: LlmRequest) -> tuple[list[int], list[str], list[tuple[int, int]]]:
+        """`tokens`, and the token spans of the request's segments found in the prompt
+        (cut on their bounds, so that a kept piece's tokens are theirs)."""
         if request.prompt is not None:
             ids = self._llama.tokenize(request.prompt.encode(), add_bos=True, special=True)
-            return list(ids), []
+            return list(ids), [], []
         if not request.messages:
             raise BackendError("llama: the request has neither messages nor a prompt", stage="llm")
         messages = [{"role": m.role, "content": m.content} for m in request.messages]
@@ -225,13 +263,102 @@ class LlamaCppLlm(Llm):
             formatted = self._format(messages=messages)
         except Exception as e:  # the GGUF's Jinja template may raise anything
             raise BackendError(f"llama: the chat template failed: {e}", stage="llm") from e
-        ids = self._llama.tokenize(
-            formatted.prompt.encode(), add_bos=not formatted.added_special, special=True
-        )
-        return list(ids), [s for s in formatted.stop if s]
+        stops = [s for s in formatted.stop if s]
+        bos = not formatted.added_special
+        if not (request.segments and self._segments is not None):
+            ids = self._llama.tokenize(formatted.prompt.encode(), add_bos=bos, special=True)
+            return list(ids), stops, []
+
+        def tokenize(part: str, first: bool) -> list[int]:
+            return list(self._llama.tokenize(part.encode(), add_bos=bos and first, special=True))
+
+        ids, spans = split(formatted.prompt, request.segments, tokenize)
+        return ids, stops, spans
+
+    def keep_segments(
+        self, runs: Sequence[Run], progress: Callable[[str], None] | None = None
+    ) -> int:
+        """Make and keep the pieces of `runs` (from disk when they were made before):
+        llama.cpp evaluates each run once, about 6 ms a token on the 2-core CPU. Returns
+        how many runs are kept."""
+        store = self._segments
+        if store is None:
+            return 0
+        path, model = self._segments_file()
+        saved = SegmentStore.load(path, model)
+        todo = [r for r in runs if r.key not in store.runs and r.key not in saved]
+        made = 0
+        for run in runs:
+            if run.key in store.runs:
+                continue
+            pieces = saved.get(run.key)
+            if pieces is None:
+                if progress is not None and made % 8 == 0:
+                    progress(f"lore in the model's memory: {made}/{len(todo)} passages "
+                             "evaluated (once; kept for later starts)...")
+                with self._lock:  # a run at a time: a turn may come between two
+                    self._take_context([])
+                    pieces = self._make(run)
+                made += 1
+            if not store.add(run, pieces):
+                log.warning("lore_cache_mb = %d is full: %d of %d lore passages kept",
+                            store.limit_bytes >> 20, len(store.runs), len(runs))
+                break
+        if made:
+            try:
+                store.save(path, model, saved)
+            except OSError as e:
+                log.warning("could not keep the lore's KV cells in %s: %s", path, e)
+        return len(store.runs)
+
+    def _make(self, run: Run) -> list[Any]:
+        text = self._format(messages=[{"role": "user", "content": run.lead + "\x00"}]).prompt
+        lead = text[: text.index("\x00")]
+        tokenize = self._llama.tokenize
+        ids = list(tokenize(lead.encode(), add_bos=True, special=True))
+        pieces = [list(tokenize(p.encode(), add_bos=False, special=True)) for p in run.pieces]
+        return list(self._splicer.make(ids, [p for p in pieces if p]))
+
+    def _segments_file(self) -> tuple[Path, str]:
+        """Where the pieces are kept, and what they were made by (the model file and
+        llama.cpp): pieces of another model or version are made again."""
+        stat = self.path.stat()
+        version = getattr(self._cpp, "__version__", "?")
+        model = f"{self.path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{version}"
+        name = hashlib.sha256(model.encode()).hexdigest()[:24]
+        return self.segments_dir / f"{self.path.stem}-{name}.kv", model
+
+    def _splice(self, tokens: Sequence[int], spans: Sequence[tuple[int, int]], keep: int) -> int:
+        """With the context holding `tokens[:keep]`: splice in the kept pieces that follow
+        it, in order, evaluating the few tokens before each (at most MAX_GAP), never the
+        prompt's last token (whose logits the decoder needs). Returns how many tokens the
+        context then holds."""
+        store = self._segments
+        if store is None:
+            return keep
+        self._llama.n_tokens = keep
+        for start, end in spans:
+            if end <= keep:
+                continue
+            if end >= len(tokens):
+                break
+            piece = store.get(tokens[start:end])
+            if piece is None:
+                continue  # evaluated with the tokens before the next kept piece
+            if start > keep:  # a few tokens before it (a message's opening): evaluated
+                if start - keep > MAX_GAP:
+                    break
+                self._llama.eval(tokens[keep:start])
+            # A piece the context holds only the start of (the last prompt's lore began
+            # alike) is taken whole.
+            self._llama.n_tokens = keep = start
+            if not self._splicer.splice(piece):
+                break
+            keep = end
+        return keep
 
     def stream(self, request: LlmRequest, cancel: threading.Event) -> Iterator[str]:
-        tokens, stops = self.tokens(request)
+        tokens, stops, spans = self._prompt(request)
         d = request.decoding
         room = self.n_ctx - len(tokens)
         if room < 1:
@@ -242,7 +369,7 @@ class LlamaCppLlm(Llm):
         schema = request.schema if self.guided else None
         steps = self._plans.get(schema) if schema is not None else None
         if steps is not None:
-            yield from self._guided(request, tokens, steps, cancel)
+            yield from self._guided(request, tokens, spans, steps, cancel)
             return
         grammar = self._grammar(request.schema) if request.schema is not None else None
         usage = request.usage
@@ -259,6 +386,8 @@ class LlamaCppLlm(Llm):
 
         with self._lock:
             self._take_context(tokens)
+            keep = min(common_prefix(self._live(), tokens), len(tokens) - 1)
+            self._splice(tokens, spans, keep)  # create_completion reuses what the context has
             before = self.evaluated
             chunks = self._llama.create_completion(
                 tokens,
@@ -288,13 +417,19 @@ class LlamaCppLlm(Llm):
                     usage.completion_tokens = sampled
 
     def _guided(
-        self, request: LlmRequest, tokens: list[int], steps: Plan, cancel: threading.Event
+        self,
+        request: LlmRequest,
+        tokens: list[int],
+        spans: list[tuple[int, int]],
+        steps: Plan,
+        cancel: threading.Event,
     ) -> Iterator[str]:
         with self._lock:
             vocab = self._string_tokens()
             self._take_context(tokens)
             # One prompt token is evaluated again at least: its logits may be stale.
             keep = min(common_prefix(self._live(), tokens), len(tokens) - 1)
+            keep = self._splice(tokens, spans, keep)
             bias = self._logit_bias(request.decoding.word_bias) or {}
             pieces = guided_stream(
                 self._llama, self._cpp, vocab, steps, request, tokens, keep, bias, cancel,
@@ -330,11 +465,11 @@ class LlamaCppLlm(Llm):
         from its KV state (here or, after another prompt took the context, from a copy).
         With `cancel`, in steps of WARM_STEP tokens, stopping at the first step after it
         is set (a speculative warm the player made stale)."""
-        tokens, _ = self.tokens(request)
+        tokens, _, spans = self._prompt(request)
         with self._lock:
             self._string_tokens()
             self._take_context(tokens)
-            keep = common_prefix(self._live(), tokens)
+            keep = self._splice(tokens, spans, common_prefix(self._live(), tokens))
             self._llama.n_tokens = keep
             step = len(tokens) if cancel is None else WARM_STEP
             for at in range(keep, len(tokens), max(1, step)):

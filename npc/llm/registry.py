@@ -31,6 +31,7 @@ KINDS: dict[str, tuple[str, _Options]] = {
             "prefix_cache_mb": ((int,), "prefix_cache_mb"),
             "lookahead": ((int,), "lookahead"),  # tokens drafted from the context; 0 = off
             "fast_weights": ((bool,), "fast_weights"),  # the embedded model's IQ4_NL FFN
+            "lore_cache_mb": ((int,), "lore_cache_mb"),  # the lore's KV cells kept; 0 = off
         },
     ),
     "openai": (

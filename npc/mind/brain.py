@@ -135,6 +135,7 @@ class MindBrain(Brain):
             await self.voices.start(list(self.designs.npcs.values()), progress)
         if self.index is None and self.designs.lore:
             await self._index_lore()
+        await self._keep_lore()
         if self.options.reload_s > 0:
             self._watch = asyncio.ensure_future(
                 self.designs.watch(self.options.reload_s, self._reloaded)
@@ -144,6 +145,21 @@ class MindBrain(Brain):
                 self._tasks.add(asyncio.ensure_future(watch))
         # Evaluate each NPC's stable prompt head now, so the first turn starts fast.
         await asyncio.to_thread(self._warm)
+
+    async def _keep_lore(self) -> None:
+        """Have the model keep the KV cells of every lore sentence (npc/llm/segments.py),
+        so a turn's lore is not evaluated on its way to the NPC's first word."""
+        if self.index is None or not self.llm.capabilities.segments:
+            return
+        began = time.perf_counter()
+        runs = prompt.lore_runs([(c.title, relevance.told(c)) for c in self.index.chunks])
+        try:
+            kept = await asyncio.to_thread(self.llm.keep_segments, runs, progress)
+        except Exception as e:  # an optimisation: turns then evaluate their lore
+            log.warning("could not keep the lore in the model's memory: %s", e)
+            return
+        progress(f"lore in the model's memory ({kept} passages) in "
+                 f"{time.perf_counter() - began:.1f} s")
 
     async def _index_lore(self) -> None:
         began = time.perf_counter()
@@ -161,6 +177,7 @@ class MindBrain(Brain):
             progress(f"designer file broken, last good version keeps serving: {error}")
         if change.lore:
             await self._index_lore()
+            await self._keep_lore()
         if change.changed:
             progress(f"reloaded: {', '.join([*change.npcs, *change.actions]) or 'lore'}")
 
@@ -280,7 +297,8 @@ class MindBrain(Brain):
             raw = prompt.steerlm(npc, actions, context, text, attrs)
             return LlmRequest(prompt=raw, schema=schema, decoding=settings)
         messages = prompt.chat(npc, actions, context, text, attrs)
-        return LlmRequest(messages, schema=schema, decoding=settings)
+        segments = prompt.lore_segments(context, steer.instructions(attrs))
+        return LlmRequest(messages, schema=schema, decoding=settings, segments=segments)
 
     def quiet(self) -> None:
         """A turn is starting: stop background generation so it has the model to itself."""

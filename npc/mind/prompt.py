@@ -18,6 +18,7 @@ from typing import Any
 from npc import steer
 from npc.designer.persona import NpcFile
 from npc.llm.base import ChatMessage, Decoding, LlmRequest
+from npc.llm.segments import Run
 from npc.memory import TurnRecord
 from npc.mind.reply import is_refusal
 
@@ -37,6 +38,9 @@ class Context:
     """The changing part of a turn's prompt."""
 
     lore: Sequence[str] = ()  # retrieved lore chunks, best first
+    # Of the retrieved lore (the end of `lore`), each passage's title and sentences:
+    # the pieces a backend may have kept (`lore_segments`).
+    lore_parts: Sequence[tuple[str, ...]] = ()
     summary: str = ""  # the rolling summary of older turns with this player
     relationship: Mapping[str, int] | None = None
     history: Sequence[TurnRecord] = ()  # recent turns, oldest first (not the current one)
@@ -176,11 +180,35 @@ def player_turn(context: Context, text: str, style: Sequence[str] = ()) -> str:
     before the line is known; then the lore found for the line, then the line."""
     notes = turn_notes(context, style)
     if context.lore:
-        notes.append("What you know:\n" + "\n".join(f"- {c.strip()}" for c in context.lore))
+        notes.append(LORE_LEAD + "\n" + "\n".join(f"- {c.strip()}" for c in context.lore))
     who = context.player_name or "Player"
     if not notes:
         return text
     return "\n\n".join([*notes, f"{who} says: {text}"])
+
+
+LORE_LEAD = "What you know:"
+
+
+def lore_segments(context: Context, style: Sequence[str] = ()) -> tuple[str, ...]:
+    """The pieces of the last message's lore, in order, as `player_turn` writes them:
+    its lead, then each passage's line start ("\n- <title>:") and sentences (" <s>")."""
+    if not context.lore_parts or not context.lore:
+        return ()
+    lead = "\n\n" + LORE_LEAD if turn_notes(context, style) else LORE_LEAD
+    out = [lead]
+    for title, *said in context.lore_parts:
+        out += [f"\n- {title}:", *(f" {s}" for s in said)]
+    return tuple(out)
+
+
+def lore_runs(chunks: Sequence[tuple[str, Sequence[str]]]) -> list[Run]:
+    """What a backend keeps of the lore (npc/llm/segments.py): the lead after a notes
+    message or alone, then each chunk ((title, sentences)) read in its order."""
+    runs = [Run("", ("\n\n" + LORE_LEAD,)), Run("", (LORE_LEAD,))]
+    for title, said in chunks:
+        runs.append(Run(LORE_LEAD, (f"\n- {title}:", *(f" {s}" for s in said))))
+    return runs
 
 
 def turn_notes(context: Context, style: Sequence[str] = ()) -> list[str]:

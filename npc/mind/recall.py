@@ -27,8 +27,11 @@ def context(conv: MindConversation, npc: NpcFile, text: str, player: str) -> pro
     """What `npc` knows for `player`'s line `text`: lore in its scope and its memory of the
     player; in a group session also what was just said in it, and by whom."""
     b = conv.brain
-    lore = [p.text for p in lore_for(b, text, npc.knowledge)]
-    known = dataclasses.replace(remembered(b, npc, player), lore=lore)
+    found = lore_for(b, text, npc.knowledge)
+    known = dataclasses.replace(
+        remembered(b, npc, player), lore=[p.text for p in found],
+        lore_parts=[(p.chunk.title, *p.sentences) for p in found],
+    )
     if not conv.group.grouped:
         return known
     # This session's lines come attributed from the group; memory adds earlier visits.

@@ -100,7 +100,7 @@ class Prefill:
             if cancel.is_set():
                 return
             request = b.request(npc, actions, context, text, conv.attributes(npc), {})
-            await asyncio.to_thread(b.llm.warm, LlmRequest(request.messages, request.prompt),
-                                    cancel)
+            warm = LlmRequest(request.messages, request.prompt, segments=request.segments)
+            await asyncio.to_thread(b.llm.warm, warm, cancel)
         except Exception as e:  # an optimisation: the turn itself reports real failures
             log.warning("%s: speculative prefill failed: %s", npc.id, e)

@@ -61,10 +61,16 @@ class Passage:
     chunk: Chunk
     score: float  # the chunk's match: BM25 + DENSE_WEIGHT x cosine
     text: str  # "<title>: <sentences>", in the chunk's order
+    sentences: tuple[str, ...] = ()  # those sentences
 
     @property
     def words(self) -> int:
         return len(self.text.split())
+
+
+def told(chunk: Chunk) -> list[str]:
+    """What a turn may be told of `chunk`: its sentences, or all of it as one."""
+    return sentences(chunk.text) or [chunk.text]
 
 
 def sentences(text: str) -> list[str]:
@@ -110,7 +116,7 @@ def relevant(
         return []
     # Every sentence of the kept chunks competes for the budget, best match first; the
     # best one goes in first, then its better neighbour (context for it) if it fits.
-    parts = [sentences(c.text) or [c.text] for c, _ in kept]
+    parts = [told(c) for c, _ in kept]
     flat = [(n, i) for n, p in enumerate(parts) for i in range(len(p))]
     alone = _sentence_scores(index, [parts[n][i] for n, i in flat], terms, vector)
     match = {key: x + CHUNK_WEIGHT * kept[key[0]][1]
@@ -139,8 +145,8 @@ def relevant(
     for n, (chunk, chunk_score) in enumerate(kept):
         mine = sorted(i for m, i in picked if m == n)
         if mine:
-            text = " ".join(parts[n][i] for i in mine)
-            out.append(Passage(chunk, chunk_score, f"{chunk.title}: {text}"))
+            said = tuple(parts[n][i] for i in mine)
+            out.append(Passage(chunk, chunk_score, f"{chunk.title}: {' '.join(said)}", said))
     return out
 
 
