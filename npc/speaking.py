@@ -13,6 +13,7 @@ import asyncio
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -52,9 +53,15 @@ class Speaker:
     """One turn's speech. `feed` text, `emotion` to change the mood, `finish` to end."""
 
     def __init__(
-        self, conv: TalkingConversation, tts: Tts, voice: Voice, options: SpeechOptions
+        self,
+        conv: TalkingConversation,
+        tts: Tts,
+        voice: Voice,
+        options: SpeechOptions,
+        early: EarlyClips | None = None,
     ) -> None:
         self.conv, self.tts, self.voice, self.options = conv, tts, voice, options
+        self.early = early  # clauses synthesised before the turn (answering ahead)
         self.rate = conv.info.audio_out_rate
         self.turn = conv.turn
         self.splitter = ClauseSplitter()
@@ -133,10 +140,14 @@ class Speaker:
             if self.failed:
                 self.go.set()
                 continue  # the voice failed once this turn: the rest is text only
+            made = self.early.take(clause, self.voice, self.rate) if self.early else None
             try:
-                clips = await asyncio.to_thread(
-                    _synthesise, self.tts, clause, self.voice, self.rate
-                )
+                if made is not None:
+                    clips = await made
+                else:
+                    clips = await asyncio.to_thread(
+                        _synthesise, self.tts, clause, self.voice, self.rate
+                    )
             except BridgeError as e:
                 self.failed = True
                 log.warning("speech failed: %s", e)
@@ -199,6 +210,45 @@ def _synthesise(tts: Tts, text: str, voice: Voice, rate: int) -> list[Clip]:
     return list(speak(tts, text, voice, rate))
 
 
+class EarlyClips:
+    """Clauses synthesised before their turn is confirmed: the first clause of a reply
+    begun at the player's pause (npc/mind/ahead.py) is spoken during the hangover, and the
+    turn's Speaker takes its clips instead of synthesising it again."""
+
+    KEPT = 4  # the newest; an older one's guess is long gone
+
+    def __init__(self, tts: Callable[[], Tts]) -> None:
+        self._tts = tts
+        self._made: OrderedDict[tuple[str, Voice, int], asyncio.Future[list[Clip]]] = (
+            OrderedDict()
+        )
+
+    def prepare(self, text: str, voice: Voice, rate: int) -> asyncio.Future[list[Clip]]:
+        """Start synthesising `text` (on a worker thread) unless it is under way."""
+        key = (text, voice, rate)
+        made = self._made.get(key)
+        if made is None:
+            made = asyncio.ensure_future(
+                asyncio.to_thread(_synthesise, self._tts(), text, voice, rate)
+            )
+            made.add_done_callback(_quietly)
+            self._made[key] = made
+            while len(self._made) > self.KEPT:
+                self._made.popitem(last=False)
+        return made
+
+    def take(self, text: str, voice: Voice, rate: int) -> asyncio.Future[list[Clip]] | None:
+        """The clips of `text` if they were prepared (once: they are the taker's now)."""
+        return self._made.pop((text, voice, rate), None)
+
+
+def _quietly(made: asyncio.Future[list[Clip]]) -> None:
+    """An early clip nobody takes must not log "exception never retrieved"; a turn that
+    takes it gets the exception."""
+    if not made.cancelled():
+        made.exception()
+
+
 class Voices:
     """A brain's voice: the TTS backend, loaded and warmed at start, a Speaker per turn."""
 
@@ -207,6 +257,7 @@ class Voices:
         self._load = None if isinstance(tts, Tts) else tts
         self.options = options or SpeechOptions()
         self._acks: dict[tuple[str, Voice, int], list[Clip]] = {}  # acknowledgements made
+        self.early = EarlyClips(lambda: self.tts)
 
     @property
     def tts(self) -> Tts:
@@ -230,7 +281,7 @@ class Voices:
         progress(f"voice {self.tts.name} ready ({len(voices)} voice settings) in {took:.1f} s")
 
     def speaker(self, conv: TalkingConversation, voice: Voice) -> Speaker:
-        return Speaker(conv, self.tts, voice, self.options)
+        return Speaker(conv, self.tts, voice, self.options, self.early)
 
     def make_acknowledgements(self, npcs: list[NpcFile], rate: int) -> None:
         """Blocking: synthesise each NPC's `acknowledge` line at `rate` (a session's output

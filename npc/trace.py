@@ -18,6 +18,7 @@ log = logging.getLogger("npc_bridge.latency")
 # The marks, in the order a turn reaches them (docs/latency.md says what each one is).
 STAGES = (
     "ahead",  # spoken: the model began the reply at the pause, before the turn was confirmed
+    "voiced",  # spoken: that reply's first clause went to the voice before the turn began
     "end_of_turn",  # spoken: the VAD's hangover ran out
     "transcript",  # spoken: the final transcript is decoded
     "prepared",  # lore and memory gathered, the prompt built

@@ -8,12 +8,13 @@ line, and the guess made on its first half is never said.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 from bridge.messages import DialogueFinal, TurnEnd, TurnStart
 from npc.ears import Ears
 from npc.llm.base import LlmRequest
-from npc.tts.base import Tts
+from npc.tts.base import Clip, Tts, Voice
 from plugin_stubs.wav import Pcm
 from tests import test_hearing
 from tests.helpers import engine, run, running
@@ -31,13 +32,29 @@ def heard_line(request: LlmRequest) -> str:
     return request.messages[-1].content.rsplit("says:", 1)[-1].lower()
 
 
+class Recording(Tts):
+    """A TTS that notes each text it is asked to speak."""
+
+    def __init__(self, inner: Tts) -> None:
+        self.inner, self.name = inner, inner.name
+        self.asked: list[str] = []
+
+    def voices(self) -> list[str]:
+        return self.inner.voices()
+
+    def synthesize(self, text: str, voice: Voice) -> Iterator[Clip]:
+        self.asked.append(text)
+        return self.inner.synthesize(text, voice)
+
+
 def test_a_spoken_turn_takes_over_the_generation_begun_at_the_pause(
     piper_tts: Tts, ears: Ears, tmp_path: Path
 ) -> None:
     llm = FakeWarmLlm(reply("North hangar, past the fuel lines."), reply("Anything else?"))
+    tts = Recording(piper_tts)
 
     async def scenario() -> None:
-        async with running(speculating(llm, piper_tts, ears, tmp_path)) as server, engine(
+        async with running(speculating(llm, tts, ears, tmp_path)) as server, engine(
             server
         ) as client:
             s = await client.open_session("quartermaster")
@@ -48,13 +65,17 @@ def test_a_spoken_turn_takes_over_the_generation_begun_at_the_pause(
             said = [m.text for m in msgs if isinstance(m, DialogueFinal)]
             assert said == ["North hangar, past the fuel lines."]
             marks = end.latency_ms
-            # The generation began at the pause, before the hangover confirmed the turn.
+            # The generation began at the pause, before the hangover confirmed the turn,
+            # and so did the voice on its first clause.
             assert "ahead" in marks and marks["ahead"] < marks["end_of_turn"], marks
+            assert marks["ahead"] < marks["voiced"] < marks["end_of_turn"], marks
 
     run(scenario)
     turns = [r for r in llm.requests if "say" in (r.schema or {}).get("properties", {})]
     assert len(turns) == 1, [r.messages[-1].content for r in turns]  # not generated twice
     assert "quartermaster" in heard_line(turns[0])
+    # Its first clause was synthesised in the hangover, once: the turn sent those clips.
+    assert tts.asked.count("North hangar,") == 1, tts.asked
 
 
 def test_a_player_who_goes_on_after_a_pause_gets_one_turn_for_the_whole_line(

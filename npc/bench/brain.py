@@ -30,6 +30,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", choices=("fast", "shipped"), default="fast",
                    help="the embedded model's weights for actions, answers and steer "
                    "(docs/llm.md: fast weights)")
+    p.add_argument("--lore-cache", choices=("on", "off"), default="on",
+                   help="the lore's KV cells kept and spliced into prompts, or evaluated "
+                   "every turn (docs/llm.md: lore segments)")
     p.add_argument("--json", action="store_true", help="print the figures as JSON too")
     llm_bench.add_arguments(p)
 
@@ -48,13 +51,16 @@ def run_brain_bench(args: argparse.Namespace) -> int:
         figures["rag"] = rag.run_rag_bench()
         print(rag.table(figures["rag"]))
     if {"actions", "answers", "steer"} & set(parts):
-        figures.update(asyncio.run(_brain_parts(parts, args.seed, args.weights == "fast")))
+        figures.update(asyncio.run(_brain_parts(
+            parts, args.seed, args.weights == "fast", args.lore_cache == "on")))
     if args.json:
         print(json.dumps(figures, indent=1, default=str))
     return 0
 
 
-async def _brain_parts(parts: list[str], seed: int, fast: bool = True) -> dict[str, Any]:
+async def _brain_parts(
+    parts: list[str], seed: int, fast: bool = True, lore_cache: bool = True
+) -> dict[str, Any]:
     from npc.bench.scenarios import run_scenarios
     from npc.bench.steering import print_steering, run_steering
     from npc.designer.reload import Designs
@@ -66,7 +72,9 @@ async def _brain_parts(parts: list[str], seed: int, fast: bool = True) -> dict[s
     state = Path(tempfile.mkdtemp(prefix="npc-bench-"))
     designs = Designs.load(HERE / "npcs", HERE / "actions", HERE / "lore")
     brain = MindBrain(
-        designs, LlamaCppLlm(n_ctx=4096, fast_weights=fast), Memory(state / "memory.sqlite3"),
+        designs,
+        LlamaCppLlm(n_ctx=4096, fast_weights=fast, lore_cache_mb=128 if lore_cache else 0),
+        Memory(state / "memory.sqlite3"),
         options=MindOptions(seed=seed, reload_s=0, cache_dir=state),
     )
     await brain.start()

@@ -27,15 +27,18 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bridge.errors import BackendError
+from npc.clauses import ClauseSplitter
 from npc.designer.persona import NpcFile
 from npc.llm.base import LlmRequest, Usage
 from npc.mind import acting, prompt
-from npc.mind.reply import SAY_CHARS, SAY_MIN_CHARS, reply_schema
+from npc.mind.reply import SAY_CHARS, SAY_MIN_CHARS, SayStream, reply_schema
 from npc.mind.speculate import others_turn
 
 if TYPE_CHECKING:
     from npc.mind.conversation import MindConversation
     from npc.mind.scripted import Plan
+    from npc.speaking import EarlyClips
+    from npc.tts.base import Voice
 
 log = logging.getLogger("npc_bridge.mind")
 
@@ -89,7 +92,10 @@ class _Guess:
     ended: bool = False
     error: BaseException | None = None
     news: asyncio.Event = field(default_factory=asyncio.Event)  # a piece came, or the end
+    written: asyncio.Event = field(default_factory=asyncio.Event)  # the same, for speak_first
     task: asyncio.Task[None] | None = None
+    voice: asyncio.Task[None] | None = None  # the first clause synthesised early
+    voiced: float | None = None  # perf_counter when that began
 
     def __post_init__(self) -> None:
         self.go.set()
@@ -100,6 +106,7 @@ class _Guess:
         def tell() -> None:
             if not loop.is_closed():  # an abandoned guess may end after its loop did
                 loop.call_soon_threadsafe(self.news.set)
+                loop.call_soon_threadsafe(self.written.set)
 
         try:
             for piece in llm.stream_with_retries(request, self.cancel):
@@ -117,8 +124,32 @@ class _Guess:
 
     def stop(self) -> None:
         self.cancel.set()
-        if self.task is not None:
-            self.task.cancel()
+        for task in (self.task, self.voice):
+            if task is not None:
+                task.cancel()
+
+    async def speak_first(self, early: EarlyClips, voice: Voice, rate: int) -> None:
+        """Synthesise the line's first clause as soon as it is written, holding the model
+        meanwhile as the turn's voice would: a turn that takes this guess sends its first
+        audio at once. Stops at the first clause, or when the guess ends or is dropped."""
+        say, clauses, seen = SayStream(), ClauseSplitter(), 0
+        while not self.cancel.is_set():
+            self.written.clear()
+            while seen < len(self.pieces):
+                seen += 1
+                first = clauses.feed(say.feed(self.pieces[seen - 1]))
+                if first:
+                    hold = self.go
+                    hold.clear()
+                    self.voiced = time.perf_counter()
+                    try:
+                        await asyncio.shield(early.prepare(first[0], voice, rate))
+                    finally:
+                        hold.set()
+                    return
+            if self.ended:
+                return
+            await self.written.wait()
 
 
 class Ahead:
@@ -163,6 +194,11 @@ class Ahead:
             name="ahead", daemon=True,
         )
         worker.start()
+        voices = conv.brain.voices
+        if voices is not None and conv.speaker is None:
+            guess.voice = asyncio.ensure_future(
+                guess.speak_first(voices.early, npc.tts, conv.info.audio_out_rate)
+            )
 
     def drop(self) -> None:
         """Forget the guess (the player went on, or the turn starts without it)."""
@@ -172,9 +208,10 @@ class Ahead:
 
     def take(
         self, text: str, player: str, request: LlmRequest, go: threading.Event | None
-    ) -> tuple[AsyncIterator[str], float, Usage] | None:
+    ) -> tuple[AsyncIterator[str], float, float | None, Usage] | None:
         """The pieces of the guess for this turn if it answers exactly `request`, when
-        its generation began and its token counts; None (the guess dropped) otherwise."""
+        its generation began, when its first clause went to the voice (None: not yet)
+        and its token counts; None (the guess dropped) otherwise."""
         guess, self.guess = self.guess, None
         if guess is None:
             return None
@@ -184,9 +221,12 @@ class Ahead:
             log.debug("%s: the turn's request is not the one begun ahead", self.conv.info.session)
             guess.stop()
             return None
+        if guess.voice is not None:  # the turn's voice speaks from here (a clause the
+            guess.voice.cancel()  # guess began synthesising is the voice's to take)
         if go is not None:
             guess.go = go  # the voice may now hold the model while it speaks the first clause
-        return _follow(guess, self.conv.brain.llm.stall_timeout_s), guess.began, guess.usage
+        stall = self.conv.brain.llm.stall_timeout_s
+        return _follow(guess, stall), guess.began, guess.voiced, guess.usage
 
 
 async def _follow(guess: _Guess, stall_s: float) -> AsyncIterator[str]:

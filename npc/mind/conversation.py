@@ -288,8 +288,10 @@ class MindConversation(TalkingConversation):
         found = self.ahead.take(text, player, request, go) if self.ahead is not None else None
         if found is None:
             return None
-        pieces, began, usage = found
+        pieces, began, voiced, usage = found
         self.trace.mark("ahead", began)
+        if voiced is not None:
+            self.trace.mark("voiced", voiced)
         self.trace.adopt(usage)
         return pieces
 
