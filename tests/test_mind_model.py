@@ -10,6 +10,8 @@ from typing import Any
 from bridge.messages import ActionCall
 from npc.llm.llama import LlamaCppLlm
 from npc.memory import Memory
+from npc.mind import prompt
+from npc.rag import relevance
 from sample_game.world import World, tools
 from tests.helpers import engine, run, running
 from tests.mind_helpers import GIVE, mind
@@ -89,6 +91,33 @@ def test_a_lore_question_is_answered_from_the_right_chunk(
     texts = [run(lambda seed=seed: scenario(seed), limit=2 * TURN_S) for seed in (7, 8, 9, 10, 11)]
     answered = [t for t in texts if any(w in t.lower() for w in ("lantern", "fusion", "torus"))]
     assert len(answered) >= 3, texts
+
+
+def test_the_brain_keeps_its_lore_in_the_model_at_start(
+    embedded_llm: LlamaCppLlm, tmp_path: Path
+) -> None:
+    brain = mind(embedded_llm, tmp_path)
+
+    async def scenario() -> None:
+        async with running(brain):
+            pass
+
+    run(scenario)
+    assert brain.index is not None
+    runs = prompt.lore_runs([(c.title, relevance.told(c)) for c in brain.index.chunks])
+    before = embedded_llm.evaluated
+    assert embedded_llm.keep_segments(runs) == len(runs)
+    assert embedded_llm.evaluated == before  # all kept at the start: nothing made now
+    # A lore turn's request names its lore's pieces, and every one is a kept piece.
+    brakka = brain.designs.npcs["brakka"]
+    hits = relevance.relevant(brain.index, "What powers the north hangar?", brakka.knowledge)
+    context = prompt.Context(summary="They met once.", lore=[h.text for h in hits],
+                             lore_parts=[(h.chunk.title, *h.sentences) for h in hits])
+    request = brain.request(brakka, {}, context, "What powers the north hangar?",
+                            dict(brakka.steer), {})
+    tokens, _, spans = embedded_llm._prompt(request)
+    assert len(spans) == len(request.segments) > 2
+    assert all(embedded_llm._segments.get(tokens[a:b]) for a, b in spans)
 
 
 def test_memory_survives_a_restart(embedded_llm: LlamaCppLlm, tmp_path: Path) -> None:

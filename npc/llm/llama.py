@@ -280,10 +280,12 @@ class LlamaCppLlm(Llm):
     ) -> int:
         """Make and keep the pieces of `runs` (from disk when they were made before):
         llama.cpp evaluates each run once, about 6 ms a token on the 2-core CPU. Returns
-        how many runs are kept."""
+        how many of them are kept."""
         store = self._segments
         if store is None:
             return 0
+        if all(r.key in store.runs for r in runs):
+            return len(runs)
         path, model = self._segments_file()
         saved = SegmentStore.load(path, model)
         todo = [r for r in runs if r.key not in store.runs and r.key not in saved]
@@ -309,7 +311,7 @@ class LlamaCppLlm(Llm):
                 store.save(path, model, saved)
             except OSError as e:
                 log.warning("could not keep the lore's KV cells in %s: %s", path, e)
-        return len(store.runs)
+        return sum(r.key in store.runs for r in runs)
 
     def _make(self, run: Run) -> list[Any]:
         text = self._format(messages=[{"role": "user", "content": run.lead + "\x00"}]).prompt
