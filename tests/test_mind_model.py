@@ -76,9 +76,8 @@ def test_a_lore_question_is_answered_from_the_right_chunk(
     embedded_llm: LlamaCppLlm, tmp_path: Path
 ) -> None:
     # The line is sampled: the 0.5B model names the Old Lantern on this lore for 7 or 8 of
-    # ten seeds (a power cell or a pump otherwise; with the lore's kept KV cells 24 of 30
-    # seeds, against 16 of 30 evaluated: docs/llm.md), so five seeds ask and three must
-    # answer from the chunk.
+    # ten seeds (a power cell or a pump otherwise, docs/llm.md), so three seeds ask and
+    # two must answer from the chunk.
     async def scenario(seed: int) -> str:
         brain = mind(embedded_llm, tmp_path / str(seed), seed=seed)
         async with running(brain) as server, engine(server, heartbeat=True) as client:
@@ -88,15 +87,25 @@ def test_a_lore_question_is_answered_from_the_right_chunk(
             await s.say("What powers the north hangar?")
             return (await s.turn(timeout=TURN_S)).text
 
-    texts = [run(lambda seed=seed: scenario(seed), limit=2 * TURN_S) for seed in (7, 8, 9, 10, 11)]
+    texts = [run(lambda seed=seed: scenario(seed), limit=2 * TURN_S) for seed in (7, 8, 9)]
     answered = [t for t in texts if any(w in t.lower() for w in ("lantern", "fusion", "torus"))]
-    assert len(answered) >= 3, texts
+    assert len(answered) >= 2, texts
 
 
 def test_the_brain_keeps_its_lore_in_the_model_at_start(
     embedded_llm: LlamaCppLlm, tmp_path: Path
 ) -> None:
-    brain = mind(embedded_llm, tmp_path)
+    # The lore cache is opt-in (docs/llm.md: lore segments); a backend of its own with it.
+    llm = LlamaCppLlm(n_ctx=4096, n_threads=2, lore_cache_mb=128)
+    try:
+        check_kept_lore(llm, tmp_path)
+    finally:
+        llm.close()
+    assert not embedded_llm.capabilities.segments  # off by default
+
+
+def check_kept_lore(llm: LlamaCppLlm, tmp_path: Path) -> None:
+    brain = mind(llm, tmp_path)
 
     async def scenario() -> None:
         async with running(brain):
@@ -105,9 +114,9 @@ def test_the_brain_keeps_its_lore_in_the_model_at_start(
     run(scenario)
     assert brain.index is not None
     runs = prompt.lore_runs([(c.title, relevance.told(c)) for c in brain.index.chunks])
-    before = embedded_llm.evaluated
-    assert embedded_llm.keep_segments(runs) == len(runs)
-    assert embedded_llm.evaluated == before  # all kept at the start: nothing made now
+    before = llm.evaluated
+    assert llm.keep_segments(runs) == len(runs)
+    assert llm.evaluated == before  # all kept at the start: nothing made now
     # A lore turn's request names its lore's pieces, and every one is a kept piece.
     brakka = brain.designs.npcs["brakka"]
     hits = relevance.relevant(brain.index, "What powers the north hangar?", brakka.knowledge)
@@ -115,9 +124,10 @@ def test_the_brain_keeps_its_lore_in_the_model_at_start(
                              lore_parts=[(h.chunk.title, *h.sentences) for h in hits])
     request = brain.request(brakka, {}, context, "What powers the north hangar?",
                             dict(brakka.steer), {})
-    tokens, _, spans = embedded_llm._prompt(request)
+    tokens, _, spans = llm._prompt(request)
     assert len(spans) == len(request.segments) > 2
-    assert all(embedded_llm._segments.get(tokens[a:b]) for a, b in spans)
+    assert llm._segments is not None
+    assert all(llm._segments.get(tokens[a:b]) for a, b in spans)
 
 
 def test_memory_survives_a_restart(embedded_llm: LlamaCppLlm, tmp_path: Path) -> None:

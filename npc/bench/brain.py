@@ -30,7 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", choices=("fast", "shipped"), default="fast",
                    help="the embedded model's weights for actions, answers and steer "
                    "(docs/llm.md: fast weights)")
-    p.add_argument("--lore-cache", choices=("on", "off"), default="on",
+    p.add_argument("--lore-cache", choices=("on", "off"), default="off",
                    help="the lore's KV cells kept and spliced into prompts, or evaluated "
                    "every turn (docs/llm.md: lore segments)")
     p.add_argument("--json", action="store_true", help="print the figures as JSON too")

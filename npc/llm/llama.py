@@ -122,9 +122,10 @@ class LlamaCppLlm(Llm):
     context, the KV state of the one it displaces is kept (up to `prefix_cache_mb`) and
     restored when that NPC speaks again.
 
-    Lore segments (`lore_cache_mb`, npc/llm/segments.py): the KV cells of every lore
-    sentence, made once (`keep_segments`), are spliced into a prompt that holds it
-    (`LlmRequest.segments`) instead of being evaluated.
+    Lore segments (`lore_cache_mb`, off by default, npc/llm/segments.py): the KV cells of
+    every lore sentence, made once (`keep_segments`), are spliced into a prompt that holds
+    it (`LlmRequest.segments`) instead of being evaluated: lore turns start 0.3-0.5 s
+    sooner, and state their lore's facts a little less often (docs/llm.md).
 
     The embedded model runs on its fast weights (`fast_weights`, npc/llm/fastweights.py:
     its feed-forward gate and up matrices in IQ4_NL, 0.8x the time a token); a GGUF named
@@ -145,7 +146,7 @@ class LlamaCppLlm(Llm):
         guided: bool = True,
         lookahead: int = DRAFT_TOKENS,
         fast_weights: bool = True,
-        lore_cache_mb: int = 128,
+        lore_cache_mb: int = 0,
     ) -> None:
         path = check_gguf(Path(model)) if str(model) else embedded_model_path()
         if not str(model) and fast_weights:
