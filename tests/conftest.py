@@ -25,9 +25,11 @@ def embedded_llm() -> Iterator[LlamaCppLlm]:
 
 @pytest.fixture(scope="session")
 def piper_tts() -> Iterator[Tts]:
-    """The embedded piper voice, loaded (and patched for phoneme timings) once."""
+    """The embedded piper voice, loaded (and patched for phoneme timings) once; without
+    piper's noise, so a line sounds the same every run (what the recogniser hears in the
+    spoken tests does not vary)."""
     try:
-        tts = build_tts("piper")
+        tts = build_tts("piper", {"timing_noise": 0.0, "audio_noise": 0.0})
     except BridgeError as e:
         pytest.skip(f"the embedded piper voice is not available here: {e}")
     yield tts

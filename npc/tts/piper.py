@@ -78,12 +78,15 @@ class PiperTts(Tts):
         alignments: bool = True,
         threads: int = 0,
         timing_noise: float | None = None,
+        audio_noise: float | None = None,
     ) -> None:
         """`voice`: the default voice (a name or a .onnx path); `cache_dir`: where voices
         patched for phoneme timings are kept ("" = ~/.cache/npc-bridge/voices); `alignments`:
         false skips patching (clips then have no phones); `threads`: onnxruntime threads
         per synthesis (0 = its default); `timing_noise`: piper's noise_w, how much phoneme
-        durations vary from run to run (None = the voice's own; 0 = the same every run)."""
+        durations vary from run to run (None = the voice's own; 0 = the same every run);
+        `audio_noise`: piper's noise_scale, the same for the sound itself (with both 0 a
+        text sounds the same every run: what tests that hear it want)."""
         self._piper = require("piper", "embedded", "piper-tts")
         self.default = voice or DEFAULT_VOICE
         self.cache_dir = (
@@ -92,6 +95,7 @@ class PiperTts(Tts):
         self.alignments = alignments
         self.threads = threads
         self.timing_noise = timing_noise
+        self.audio_noise = audio_noise
         self._loaded: dict[str, _Loaded] = {}
         self._lock = threading.Lock()
         self._files(self.default)  # a bad default voice fails at startup, not mid-turn
@@ -153,7 +157,9 @@ class PiperTts(Tts):
         # `shift` times faster (resampling): durations come back to what `speed` asks.
         up, down = ratio(2.0 ** (-voice.pitch / 12.0)) if voice.pitch else (1, 1)
         scale = loaded.length_scale(voice.speed, down / up)
-        syn = self._piper.SynthesisConfig(length_scale=scale, noise_w_scale=self.timing_noise)
+        syn = self._piper.SynthesisConfig(
+            length_scale=scale, noise_scale=self.audio_noise, noise_w_scale=self.timing_noise
+        )
         try:
             chunks = loaded.voice.synthesize(text, syn_config=syn, include_alignments=loaded.timed)
             for chunk in chunks:  # one sentence each, made when asked for
