@@ -59,7 +59,7 @@ def run_brain_bench(args: argparse.Namespace) -> int:
 
 
 async def _brain_parts(
-    parts: list[str], seed: int, fast: bool = True, lore_cache: bool = True
+    parts: list[str], seed: int, fast: bool = True, lore_cache: bool = False
 ) -> dict[str, Any]:
     from npc.bench.scenarios import run_scenarios
     from npc.bench.steering import print_steering, run_steering

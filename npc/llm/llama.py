@@ -337,7 +337,7 @@ class LlamaCppLlm(Llm):
         prompt's last token (whose logits the decoder needs). Returns how many tokens the
         context then holds."""
         store = self._segments
-        if store is None:
+        if store is None or not spans:
             return keep
         self._llama.n_tokens = keep
         for start, end in spans:
@@ -389,8 +389,9 @@ class LlamaCppLlm(Llm):
 
         with self._lock:
             self._take_context(tokens)
-            keep = min(common_prefix(self._live(), tokens), len(tokens) - 1)
-            self._splice(tokens, spans, keep)  # create_completion reuses what the context has
+            if spans:  # create_completion reuses what the context then holds
+                self._splice(tokens, spans, min(common_prefix(self._live(), tokens),
+                                                len(tokens) - 1))
             before = self.evaluated
             chunks = self._llama.create_completion(
                 tokens,

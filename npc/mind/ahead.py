@@ -91,8 +91,9 @@ class _Guess:
     pieces: list[str] = field(default_factory=list)
     ended: bool = False
     error: BaseException | None = None
-    news: asyncio.Event = field(default_factory=asyncio.Event)  # a piece came, or the end
-    written: asyncio.Event = field(default_factory=asyncio.Event)  # the same, for speak_first
+    # A piece came, or the end. Each waiter clears it, then looks at `pieces`, then waits:
+    # `speak_first` before the turn takes the guess, `_follow` after.
+    news: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
     voice: asyncio.Task[None] | None = None  # the first clause synthesised early
     voiced: float | None = None  # perf_counter when that began
@@ -106,7 +107,6 @@ class _Guess:
         def tell() -> None:
             if not loop.is_closed():  # an abandoned guess may end after its loop did
                 loop.call_soon_threadsafe(self.news.set)
-                loop.call_soon_threadsafe(self.written.set)
 
         try:
             for piece in llm.stream_with_retries(request, self.cancel):
@@ -134,7 +134,7 @@ class _Guess:
         audio at once. Stops at the first clause, or when the guess ends or is dropped."""
         say, clauses, seen = SayStream(), ClauseSplitter(), 0
         while not self.cancel.is_set():
-            self.written.clear()
+            self.news.clear()
             while seen < len(self.pieces):
                 seen += 1
                 first = clauses.feed(say.feed(self.pieces[seen - 1]))
@@ -149,7 +149,7 @@ class _Guess:
                     return
             if self.ended:
                 return
-            await self.written.wait()
+            await self.news.wait()
 
 
 class Ahead:

@@ -60,8 +60,12 @@ class Passage:
 
     chunk: Chunk
     score: float  # the chunk's match: BM25 + DENSE_WEIGHT x cosine
-    text: str  # "<title>: <sentences>", in the chunk's order
-    sentences: tuple[str, ...] = ()  # those sentences
+    sentences: tuple[str, ...]  # those sentences, in the chunk's order
+
+    @property
+    def text(self) -> str:
+        """"<title>: <sentences>", as a turn is told it."""
+        return f"{self.chunk.title}: {' '.join(self.sentences)}"
 
     @property
     def words(self) -> int:
@@ -145,8 +149,7 @@ def relevant(
     for n, (chunk, chunk_score) in enumerate(kept):
         mine = sorted(i for m, i in picked if m == n)
         if mine:
-            said = tuple(parts[n][i] for i in mine)
-            out.append(Passage(chunk, chunk_score, f"{chunk.title}: {' '.join(said)}", said))
+            out.append(Passage(chunk, chunk_score, tuple(parts[n][i] for i in mine)))
     return out
 
 
