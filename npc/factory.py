@@ -18,7 +18,7 @@ MIND_KEYS = {
     "kind", "npcs_dir", "lore_dir", "actions_dir", "state_dir", "llm", "lore_k", "history_turns",
     "lore_min_score", "lore_words",
     "action_timeout_s", "reload_s", "max_tokens", "temperature", "seed", "steer_log",
-    "scripts_dir", "speculate",
+    "scripts_dir", "speculate", "request_lore",
 }
 SCRIPT_KEYS = {"timeout_s", "wait_s", "intent_threshold"}
 
@@ -130,7 +130,8 @@ def _mind(
         temperature=float(table.get("temperature", 0.6)),
         seed=table.get("seed"),
         cache_dir=state / "cache",
-        speculate=bool(table.get("speculate", True)),
+        speculate=_bool(table, "speculate", True),
+        request_lore=_bool(table, "request_lore", False),
     )
     llm_table = dict(table.get("llm", {}))
     steer_log = table.get("steer_log", "steerlm.jsonl")
@@ -143,6 +144,13 @@ def _mind(
         voices=voices,
         steer_log=SteerLog(state / steer_log) if steer_log else None,
     )
+
+
+def _bool(table: dict[str, Any], key: str, default: bool) -> bool:
+    value = table.get(key, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"[brain] {key} must be true or false, got {value!r}")
+    return value
 
 
 def _int(table: dict[str, Any], key: str, default: int) -> int:

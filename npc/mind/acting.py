@@ -9,7 +9,8 @@ runs, whatever the model (or anything else) produced.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+import re
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,14 @@ from npc.memory import Memory
 log = logging.getLogger("npc_bridge.mind")
 
 EngineCall = Callable[[str, dict[str, Any], float], Awaitable[ActionResult | None]]
+
+# A line asks for an action when the action's verb (its name up to the first "_":
+# paint_mech -> "paint") opens the line or a clause ("Paint my mech red.", "Sure. Open
+# the door.") or follows "you" or "please" ("Can you repair the arms?"); a line opened by
+# a question word asks about it instead ("How much to paint it red?").
+_ASKING = r"(?:^|[.!?,;:]\s*|\b(?:you|please)\s+){verb}\b"
+_VERB = re.compile(r"([a-z]{3,})(?:_|$)")
+_QUESTION = re.compile(r"\s*(?:how|what|when|where|which|who|whom|whose|why)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +52,18 @@ class Outcome:
         if not self.ok:
             return f"{self.name} failed: {self.error}"
         return f"{self.name} done: {self.result}"
+
+
+def asks_for(text: str, names: Collection[str]) -> str:
+    """The action of `names` that the player's `text` asks for by its verb, or ""."""
+    if _QUESTION.match(text):
+        return ""
+    low = text.lower()
+    for name in names:
+        m = _VERB.match(name)
+        if m is not None and re.search(_ASKING.format(verb=re.escape(m.group(1))), low):
+            return name
+    return ""
 
 
 def python_action(spec: ActionSpec) -> dict[str, Any]:

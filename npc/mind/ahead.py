@@ -61,7 +61,7 @@ def prepare(
     b, attrs = conv.brain, conv.attributes(npc)
     actions = acting.available(npc, b.designs.actions, conv.info.actions)
     schemas = {name: a["parameters"] for name, a in actions.items()}
-    context = conv._recall(npc, text, player)
+    context = conv._recall(npc, text, player, actions)
     if plan is not None and plan.turn.facts:
         context = dataclasses.replace(context, lore=[*plan.turn.facts, *context.lore])
     verbosity = attrs["verbosity"]

@@ -56,6 +56,8 @@ class MindOptions:
     lore_k: int = 3  # lore chunks in each prompt, at most
     lore_min_score: float = relevance.MIN_SCORE  # a chunk only when its match reaches this
     lore_words: int = relevance.LORE_WORDS  # words of lore per turn: the best sentences
+    # lore for a line that asks for one of the NPC's actions too (off: none, a quicker act)
+    request_lore: bool = False
     history_turns: int = 6  # recent turns in each prompt
     action_timeout_s: float = 8.0  # how long an engine action may take
     reload_s: float = 1.0  # how often designer files are checked; 0: never

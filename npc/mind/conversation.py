@@ -16,7 +16,7 @@ import dataclasses
 import json
 import logging
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from typing import TYPE_CHECKING, Any
 
 from bridge.errors import BackendError, BridgeError
@@ -383,9 +383,12 @@ class MindConversation(TalkingConversation):
             return ""
         return reply.say
 
-    def _recall(self, npc: NpcFile, text: str, player: str = "") -> prompt.Context:
-        """What `npc` knows for `text` said by `player` (npc/mind/recall.py)."""
-        return recall.context(self, npc, text, player or self.info.player)
+    def _recall(
+        self, npc: NpcFile, text: str, player: str = "", actions: Collection[str] = ()
+    ) -> prompt.Context:
+        """What `npc` knows for `text` said by `player`, answered with `actions` at hand
+        (npc/mind/recall.py)."""
+        return recall.context(self, npc, text, player or self.info.player, actions)
 
 
 def _news(outcome: acting.Outcome) -> str:

@@ -23,11 +23,23 @@ if TYPE_CHECKING:
     from npc.mind.conversation import MindConversation
 
 
-def context(conv: MindConversation, npc: NpcFile, text: str, player: str) -> prompt.Context:
+def context(
+    conv: MindConversation,
+    npc: NpcFile,
+    text: str,
+    player: str,
+    actions: Collection[str] = (),
+) -> prompt.Context:
     """What `npc` knows for `player`'s line `text`: lore in its scope and its memory of the
-    player; in a group session also what was just said in it, and by whom."""
+    player; in a group session also what was just said in it, and by whom.
+
+    A line that asks for one of `actions` (the reply's; acting.asks_for) gets no lore
+    unless `[brain] request_lore` is on: "Paint my mech red." drew the paint prices, 100
+    tokens evaluated before the NPC's first word, and the model then quoted a price
+    instead of painting more often (docs/latency.md)."""
     b = conv.brain
-    found = lore_for(b, text, npc.knowledge)
+    asked = "" if b.options.request_lore else acting.asks_for(text, actions)
+    found = [] if asked else lore_for(b, text, npc.knowledge)
     known = dataclasses.replace(
         remembered(b, npc, player), lore=[p.text for p in found],
         lore_parts=[(p.chunk.title, *p.sentences) for p in found],

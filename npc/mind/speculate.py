@@ -96,7 +96,7 @@ class Prefill:
         b.quiet()  # the player is talking: background work would only be in the way
         actions = acting.available(npc, b.designs.actions, conv.info.actions)
         try:
-            context = await asyncio.to_thread(conv._recall, npc, text, player)
+            context = await asyncio.to_thread(conv._recall, npc, text, player, actions)
             if cancel.is_set():
                 return
             request = b.request(npc, actions, context, text, conv.attributes(npc), {})
