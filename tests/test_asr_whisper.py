@@ -93,6 +93,26 @@ def test_final_after_a_partial_on_the_same_audio_decodes_nothing(
     assert calls == []
 
 
+def test_a_stopped_partial_keeps_the_transcript_before_it_and_the_final_hears_all(
+    tiny: WhisperAsr, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The player paused while a partial decoded: the hearing stops it (npc/hearing.py),
+    # here between its generation and its word alignment; nothing of it is committed.
+    audio = speech("paint_red")
+    stream = tiny.open_stream(HINTS)
+    stream.feed(audio[: len(audio) // 2])
+    before = stream.partial()
+    stream.feed(audio[len(audio) // 2 :])
+    generate = tiny._generate
+    monkeypatch.setattr(tiny, "_generate", lambda *a: (stream.stop_partial(), generate(*a))[1])
+    assert stream.partial() == before
+    monkeypatch.undo()
+    stream.stop_partial()  # asked too late, of a partial that is over: the final ignores it
+    assert wer(MANIFEST["paint_red"]["text"], stream.final()) <= 0.25
+    stream.stop_partial()
+    assert stream.partial() == stream.final()  # stopped before it began: nothing decoded
+
+
 def test_long_utterance_final_decodes_only_the_tail(
     tiny: WhisperAsr, monkeypatch: pytest.MonkeyPatch
 ) -> None:

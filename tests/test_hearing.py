@@ -76,7 +76,9 @@ def test_partials_come_before_the_final_and_the_final_matches(ears: Ears) -> Non
     async def scenario() -> None:
         async with running(brain(ears)) as server, engine(server) as client:
             s = await client.open_session("brakka")
-            await s.stream(load("power_cells"), end=False)  # no push-to-talk: the VAD decides
+            # A microphone's real time (a partial still decoding at the pause is stopped)
+            # and no push-to-talk: the VAD decides.
+            await s.stream(load("power_cells"), end=False, realtime=True)
             msgs = await until(s, TurnEnd)
             ts = [m for m in msgs if isinstance(m, Transcript)]
             assert ts and not ts[0].final and ts[-1].final

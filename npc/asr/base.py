@@ -43,6 +43,11 @@ class AsrStream(abc.ABC):
         utterance from the start. Feeding more audio afterwards continues the utterance.
         """
 
+    def stop_partial(self) -> None:
+        """Called from any thread: a partial in flight may stop early, its result then
+        the transcript before it (the player paused and the final is wanted now). A
+        backend that cannot stop one lets it finish."""
+
     def close(self) -> None:
         """Release what the stream holds (a server call, buffers)."""
 

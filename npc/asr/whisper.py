@@ -35,6 +35,10 @@ MAX_HINTS = 30  # vocabulary terms in the prompt; more crowd out the context
 MAX_WINDOW_S = 25.0  # past this, commit what ends 5 s before the end
 
 
+class Stopped(Exception):
+    """A decode was asked to stop (`WhisperStream.stop_partial`) and did, between steps."""
+
+
 @dataclass(frozen=True, slots=True)
 class Word:
     """One recognised word with where it sits in the stream's audio (seconds from its start)."""
@@ -126,12 +130,14 @@ class WhisperAsr(Asr):
         prompt: str | None,
         prefix: Sequence[Word] = (),
         times: bool = True,
+        stop: threading.Event | None = None,
     ) -> list[Word]:
         """Blocking: the words in `audio` (16 kHz float32) after `prefix`, times from its start.
 
         `prefix` holds words already known to open the audio (times in it); Whisper is
         made to continue them instead of hearing them again. times=False skips the
-        word alignment and places every word at the audio's end.
+        word alignment and places every word at the audio's end. When `stop` is set, the
+        decode raises Stopped after the step it is in (encoding, generating, aligning).
         """
         piece = PIECE_S * SAMPLE_RATE
         with self._lock:
@@ -140,16 +146,23 @@ class WhisperAsr(Asr):
                     Word(w.text, at / SAMPLE_RATE + w.start, at / SAMPLE_RATE + w.end)
                     for at in range(0, len(audio), piece)
                     for w in self._decode_window(
-                        audio[at : at + piece], prompt, prefix if at == 0 else (), times
+                        audio[at : at + piece], prompt, prefix if at == 0 else (), times, stop
                     )
                 ]
+            except Stopped:
+                raise
             except Exception as e:
                 raise BackendError(
                     f"Whisper decode failed: {type(e).__name__}: {e}", stage="asr"
                 ) from e
 
     def _decode_window(
-        self, audio: np.ndarray, prompt: str | None, prefix: Sequence[Word], times: bool
+        self,
+        audio: np.ndarray,
+        prompt: str | None,
+        prefix: Sequence[Word],
+        times: bool,
+        stop: threading.Event | None = None,
     ) -> list[Word]:
         ct2 = require("ctranslate2", "embedded", "faster-whisper")
         seconds = len(audio) / SAMPLE_RATE
@@ -160,11 +173,13 @@ class WhisperAsr(Asr):
         mel = self._model.feature_extractor(padded, padding=0)[:, : window * SAMPLE_RATE // HOP]
         features = ct2.StorageView.from_array(np.ascontiguousarray(mel[None], dtype=np.float32))
         encoded = self._model.model.encode(features, to_cpu=False)
+        _check(stop)
         known = self._tok.encode(" " + _join(list(prefix))) if prefix else []
         tail_s = seconds - (prefix[-1].end if prefix else 0.0)
         tokens = self._generate(encoded, prompt, known, tail_s)
         if not tokens:
             return []
+        _check(stop)
         return self._words(encoded, known, tokens, len(audio) // HOP, times)
 
     def _generate(
@@ -241,6 +256,11 @@ class WhisperAsr(Asr):
         return [w for w in words if _norm(w.text)]
 
 
+def _check(stop: threading.Event | None) -> None:
+    if stop is not None and stop.is_set():
+        raise Stopped
+
+
 def _cut_loop(known: list[int], tokens: list[int], tok: Any) -> list[int]:
     """Drop where the text starts over ("Wait... Wait... Wait...", "... mind. Stop, I ...").
 
@@ -308,6 +328,7 @@ class WhisperStream(AsrStream):
         self._pending: list[Word] = []  # the last hypothesis after the committed words
         self._decoded_to = 0  # absolute sample end of the audio the last decode saw
         self._closed = False
+        self._stop = threading.Event()  # stop_partial: the partial in flight gives up
 
     def feed(self, audio: np.ndarray) -> None:
         samples = np.asarray(audio, dtype=np.float32)
@@ -320,12 +341,22 @@ class WhisperStream(AsrStream):
 
     def partial(self) -> str:
         with self._work_lock:
-            if self._take():
-                self._agree(self._decode())
+            seen = self._decoded_to
+            try:
+                if not self._stop.is_set() and self._take():
+                    self._agree(self._decode(stop=self._stop))
+            except Stopped:
+                self._decoded_to = seen  # the final decodes this audio
+            finally:
+                self._stop.clear()
             return _join(self._committed + self._pending)
+
+    def stop_partial(self) -> None:
+        self._stop.set()
 
     def final(self) -> str:
         with self._work_lock:
+            self._stop.clear()  # asked of a partial that was over already
             if self._take():
                 # The tail stays uncommitted, so feeding more continues the utterance;
                 # its times go unused (the next partial re-times it), so none are aligned.
@@ -357,7 +388,7 @@ class WhisperStream(AsrStream):
         self._decoded_to = end
         return True
 
-    def _decode(self, times: bool = True) -> list[Word]:
+    def _decode(self, times: bool = True, stop: threading.Event | None = None) -> list[Word]:
         """The words after the committed ones, decoding the window."""
         if len(self._audio) < SAMPLE_RATE // 10:
             return []  # a sliver after the last committed word: Whisper would invent words
@@ -372,7 +403,7 @@ class WhisperStream(AsrStream):
         prompt = " ".join(p for p in (self._hint_prompt, context) if p)
         words = [
             Word(w.text, start + w.start, start + w.end)
-            for w in self._asr.decode(self._audio, prompt, inside, times)
+            for w in self._asr.decode(self._audio, prompt, inside, times, stop)
         ]
         if inside or not self._committed:
             return words
