@@ -9,14 +9,17 @@ STAMP := $(VENV)/.installed
 # llama-cpp-python builds from source (about 5-10 minutes on 2 cores). A -march=native build
 # dies with SIGILL on Xeon VMs that list AMX but do not enable it, so the flags are chosen
 # here: AVX2, plus AVX-512 and VNNI where /proc/cpuinfo lists them (prompts evaluate 1.4x
-# faster with them: docs/latency.md). Never AMX. The wheel is kept per set of flags in
-# LLAMA_WHEELS, so a change of flags (or of machine) builds again and nothing else does.
+# faster with them: docs/latency.md). Never AMX. Without OpenMP: ggml's own threads spin
+# at the barriers inside a step and are gone between steps, and a turn's first audio came
+# in 0.8-0.9x the time of the OpenMP build's (docs/latency.md, session 11). The wheel is
+# kept per set of flags in LLAMA_WHEELS, so a change of flags (or of machine) builds again
+# and nothing else does.
 CPU_FLAGS := $(shell grep -m1 '^flags' /proc/cpuinfo 2>/dev/null)
 has = $(filter $(1),$(CPU_FLAGS))
 AVX512_ARGS := $(if $(and $(call has,avx512f),$(call has,avx512bw),$(call has,avx512vl)),-DGGML_AVX512=ON \
   $(if $(call has,avx512_vnni),-DGGML_AVX512_VNNI=ON) $(if $(call has,avx512_bf16),-DGGML_AVX512_BF16=ON))
 VNNI_ARGS := $(if $(call has,avx_vnni),-DGGML_AVX_VNNI=ON)
-export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON $(strip $(AVX512_ARGS) $(VNNI_ARGS))
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_OPENMP=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON $(strip $(AVX512_ARGS) $(VNNI_ARGS))
 LLAMA_PIN := $(shell grep -m1 -o 'llama-cpp-python==[0-9.]*' setup.cfg)
 LLAMA_WHEELS ?= $(HOME)/.cache/npc-bridge/wheels/llama-$(shell echo '$(LLAMA_PIN) $(CMAKE_ARGS)' | sha1sum | cut -c1-12)
 

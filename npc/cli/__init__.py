@@ -7,9 +7,10 @@ import logging
 import os
 import sys
 
-# llama.cpp's OpenMP threads spin for long while waiting by default, which starves
-# everything else on a small CPU (measured: docs/llm.md, docs/latency.md): a short spin
-# instead. Set before anything imports llama_cpp (npc/llm/llama.py: spin_briefly).
+# OpenMP threads spin for long while waiting by default, which starves everything else on
+# a small CPU (measured: docs/llm.md, docs/latency.md): a short spin instead, for
+# CTranslate2's (Whisper) and an OpenMP build of llama.cpp (`make` builds it without).
+# Set before anything imports them (npc/llm/llama.py: spin_briefly).
 if "OMP_WAIT_POLICY" not in os.environ:
     os.environ.setdefault("GOMP_SPINCOUNT", "10000")
 

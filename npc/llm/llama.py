@@ -44,8 +44,9 @@ SPIN_COUNT = "10000"  # libgomp's busy-wait turns before a waiting worker sleeps
 
 
 def spin_briefly() -> None:
-    """Before llama.cpp's libgomp loads: its workers spin briefly, then sleep, unless the
-    user set OMP_WAIT_POLICY or GOMP_SPINCOUNT."""
+    """Before an OpenMP build of llama.cpp loads libgomp (a llama-cpp-python the user
+    installed: `make` builds it without OpenMP): its workers spin briefly, then sleep,
+    unless the user set OMP_WAIT_POLICY or GOMP_SPINCOUNT."""
     if "OMP_WAIT_POLICY" not in os.environ:
         os.environ.setdefault("GOMP_SPINCOUNT", SPIN_COUNT)
 
