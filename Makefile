@@ -1,10 +1,12 @@
 # Two commands do all the set-up on a fresh machine: `make demo` and `make test`.
-# Each creates .venv and installs what it needs (again only when setup.cfg changes).
+# Each creates .venv and installs what it needs (again only when setup.cfg or the llama.cpp
+# build flags change).
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# Named after the llama.cpp build: other build flags install that build into the venv.
+STAMP = $(VENV)/.installed-$(notdir $(LLAMA_WHEELS))
 
 # llama-cpp-python builds from source (about 5-10 minutes on 2 cores). A -march=native build
 # dies with SIGILL on Xeon VMs that list AMX but do not enable it, so the flags are chosen
@@ -43,6 +45,9 @@ $(STAMP): setup.cfg pyproject.toml
 	@echo "Installing into $(VENV)..."
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --find-links $(LLAMA_WHEELS) \
 	  -e '.[dev,embedded]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --force-reinstall \
+	  $(LLAMA_WHEELS)/*.whl
+	rm -f $(VENV)/.installed*
 	touch $(STAMP)
 
 lint: $(STAMP)
