@@ -99,8 +99,7 @@ class _Utterance:
     stream: AsrStream
     speculative: asyncio.Future[str] | None = None
     partial_due: int = 0  # speech samples at which the next partial is due
-    partial_busy: bool = False
-    partial: asyncio.Future[str] | None = None  # the partial in flight
+    partial: asyncio.Future[str] | None = None  # the partial in flight, if any
     partial_fed: int = 0  # samples fed when it was asked for
     fed: int = 0  # samples fed to the stream
     speech_fed: int = 0  # samples fed up to the last speaking frame
@@ -286,7 +285,7 @@ class Hearing:
         decode back (up to 230 ms in bench e2e): when it was asked for after the last
         speech, its transcript is the pause's; else it is stopped where it is. Not while
         the NPC speaks: then the partial decides the barge-in, and goes on."""
-        p = u.partial if u.partial_busy else None
+        p = u.partial
         if p is None or self.listener.npc_speaking():
             return self._submit(u.stream.final)
         u.not_partial = p
@@ -308,16 +307,15 @@ class Hearing:
         self.listener.tentative(text)
 
     def _maybe_partial(self, u: _Utterance) -> None:
-        if u.partial_busy or u.speculative is not None or self.turns.speech < u.partial_due:
+        if u.partial is not None or u.speculative is not None or self.turns.speech < u.partial_due:
             return
-        u.partial_busy = True
         u.partial_due = self.turns.speech + self._ms(self.config.partial_ms)
         speech_ms = self.turns.speech * 1000 / TARGET_RATE
         u.partial_fed = u.fed
         fut = u.partial = self._submit(u.stream.partial)
 
         def done(f: asyncio.Future[str]) -> None:
-            u.partial_busy, u.partial = False, None
+            u.partial = None
             if f is u.not_partial:
                 return
             if not f.cancelled() and f.exception() is None and not u.finished:
