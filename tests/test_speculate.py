@@ -120,6 +120,13 @@ def test_after_a_turn_the_next_prompt_head_is_warmed(
                 await s.say(line)
                 turn = await s.turn(30.0)
                 assert turn.end is not None and turn.end.reason == "done", turn.messages
+                # A player who reads the reply first: the brain's work after the turn
+                # (judging the line) is done before the next line, even on a loaded
+                # machine (a next line sooner would have it give way to that turn).
+                for _ in range(200):
+                    if "other" in llm.events:
+                        break
+                    await asyncio.sleep(0.05)
 
     run(scenario)
     turns = [r for r in llm.requests if "say" in (r.schema or {}).get("properties", {})]
