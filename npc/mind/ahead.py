@@ -135,10 +135,11 @@ class _Guess:
             self.ended = True
             tell()
 
-    def watch(self, on: bool, consumed: int = 0) -> None:
-        """A consumer that may hold the model starts (`on`) or stops looking at pieces."""
+    def watch(self, on: bool) -> None:
+        """A consumer that may hold the model starts (`on`, from the first piece) or stops
+        looking at pieces."""
         with self.seen:
-            self.watched, self.consumed = on, consumed
+            self.watched, self.consumed = on, 0
             self.seen.notify_all()
 
     def looked(self, n: int) -> None:
