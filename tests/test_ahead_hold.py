@@ -65,8 +65,9 @@ def test_the_clip_made_in_the_hangover_holds_the_next_step() -> None:
     async def main() -> None:
         model, guess = Model(), _Guess("Morning?", "p")
         clips = Clips(model)
-        voice = asyncio.ensure_future(guess.speak_first(clips, Voice(), 22050))  # type: ignore[arg-type]
+        guess.watch(True)  # as `Ahead._start` does before the generation starts
         worker = _produce(guess, model)
+        voice = asyncio.ensure_future(guess.speak_first(clips, Voice(), 22050))  # type: ignore[arg-type]
         await asyncio.wait_for(voice, 5)
         assert clips.text == "Good morning,"
         assert clips.during == [CLAUSE_ENDS] * 4  # not one step more while it was made

@@ -157,9 +157,10 @@ class _Guess:
     async def speak_first(self, early: EarlyClips, voice: Voice, rate: int) -> None:
         """Synthesise the line's first clause as soon as it is written, holding the model
         meanwhile as the turn's voice would: a turn that takes this guess sends its first
-        audio at once. Stops at the first clause, or when the guess ends or is dropped."""
+        audio at once. Stops at the first clause, or when the guess ends or is dropped.
+        The guess must be watched (`watch(True)`) before its generation starts, or its
+        first pieces may go by unseen."""
         say, clauses, seen = SayStream(), ClauseSplitter(), 0
-        self.watch(True)
         try:
             while not self.cancel.is_set():
                 self.news.clear()
@@ -226,9 +227,12 @@ class Ahead:
             target=guess.produce, args=(request, conv.brain.llm, asyncio.get_running_loop()),
             name="ahead", daemon=True,
         )
-        worker.start()
         voices = conv.brain.voices
-        if voices is not None and conv.speaker is None:
+        voiced = voices is not None and conv.speaker is None
+        guess.watch(voiced)  # before the first piece: the voice sees every one
+        worker.start()
+        if voiced:
+            assert voices is not None
             guess.voice = asyncio.ensure_future(
                 guess.speak_first(voices.early, npc.tts, conv.info.audio_out_rate)
             )
