@@ -290,7 +290,7 @@ class Hearing:
             return self._submit(u.stream.final)
         u.not_partial = p
         if u.partial_fed >= u.speech_fed:
-            return _follow(p)
+            return asyncio.shield(p)  # cancelling the pause's guess leaves the partial be
         u.stream.stop_partial()
         return self._submit(u.stream.final)
 
@@ -351,20 +351,3 @@ class Hearing:
     def _ms(ms: int) -> int:
         return ms * TARGET_RATE // 1000
 
-
-def _follow(f: asyncio.Future[str]) -> asyncio.Future[str]:
-    """A future with `f`'s outcome: cancelling it leaves `f` alone."""
-    out: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-
-    def copy(f: asyncio.Future[str]) -> None:
-        if out.done():
-            return
-        if f.cancelled():
-            out.cancel()
-        elif (e := f.exception()) is not None:
-            out.set_exception(e)
-        else:
-            out.set_result(f.result())
-
-    f.add_done_callback(copy)
-    return out

@@ -227,12 +227,10 @@ class Ahead:
             target=guess.produce, args=(request, conv.brain.llm, asyncio.get_running_loop()),
             name="ahead", daemon=True,
         )
-        voices = conv.brain.voices
-        voiced = voices is not None and conv.speaker is None
-        guess.watch(voiced)  # before the first piece: the voice sees every one
+        voices = conv.brain.voices if conv.speaker is None else None
+        guess.watch(voices is not None)  # before the first piece: the voice sees every one
         worker.start()
-        if voiced:
-            assert voices is not None
+        if voices is not None:
             guess.voice = asyncio.ensure_future(
                 guess.speak_first(voices.early, npc.tts, conv.info.audio_out_rate)
             )
