@@ -52,6 +52,21 @@ def test_store_keeps_runs_within_its_budget() -> None:
     assert store.bytes == 60
 
 
+def test_store_serves_a_head_its_own_pieces_and_others_the_headless_ones() -> None:
+    store = SegmentStore(limit_bytes=1000)
+    mine = (("system", "You are Brakka."),)
+    store.add(Run("", ("a",)), [piece(1, 10)])
+    store.add(Run("", ("a",), mine), [piece(1, 20)])
+    head = store.head_of((*mine, ("user", "hi")))
+    assert head and store.head_of((("system", "You are Vex."), ("user", "hi"))) == ""
+    own, plain = store.get((1, 2), head), store.get((1, 2))
+    assert own is not None and plain is not None
+    assert len(own.state) == 20 and len(plain.state) == 10
+    store.add(Run("", ("b",)), [piece(4, 10)])
+    found = store.get((4, 5), head)  # none made after the head: the headless one
+    assert found is not None and len(found.state) == 10
+
+
 def test_store_saves_and_loads_for_the_same_model_only(tmp_path: Path) -> None:
     store = SegmentStore(limit_bytes=1000)
     run = Run("lead", ("x", "y"))
@@ -108,6 +123,7 @@ def test_lore_segments_are_the_lore_as_the_prompt_writes_it() -> None:
 # The model cannot know this: only the spliced lore tells it.
 SECRET = "The vault's code word is marmalade."
 LEAD = "What you know:"
+SYSTEM = "You are Brakka, a mechanic. Answer in one short sentence."
 RUN = Run(LEAD, ("\n- The vault:", " " + SECRET, " The vault is under the hangar."))
 
 
@@ -125,7 +141,7 @@ def llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaCppLlm]:
 def ask(segments: tuple[str, ...], lore: str = " ".join(RUN.pieces[1:])) -> LlmRequest:
     turn = f"{LEAD}\n- The vault:{lore}\n\nPlayer says: What is the vault's code word?"
     messages = (
-        ChatMessage("system", "You are Brakka, a mechanic. Answer in one short sentence."),
+        ChatMessage("system", SYSTEM),
         ChatMessage("user", turn),
     )
     return LlmRequest(messages, decoding=Decoding(max_tokens=16, temperature=0.0),
@@ -167,6 +183,30 @@ def test_kept_pieces_load_from_disk_at_the_next_start(llm: LlamaCppLlm) -> None:
     changed = Run(LEAD, ("\n- The vault:", " It is empty."))
     assert llm.keep_segments([RUN, changed]) == 2
     assert llm.evaluated > before  # the new run only
+
+
+def test_runs_after_a_head_evaluate_it_once_and_serve_prompts_that_open_with_it(
+    llm: LlamaCppLlm,
+) -> None:
+    head = (("system", SYSTEM),)
+    first = Run(LEAD, ("\n- The vault:", " " + SECRET, " The vault is under the hangar."), head)
+    second = Run(LEAD, ("\n- The lift:", " The lift sticks on the second floor."), head)
+    assert llm.keep_segments([first]) == 1
+    before = llm.evaluated
+    assert llm.keep_segments([first, second]) == 2
+    pieces = [llm._llama.tokenize(p.encode(), add_bos=False, special=True)
+              for p in second.pieces]
+    assert llm.evaluated - before == sum(map(len, pieces))  # the head and lead not again
+    request = ask((LEAD, *first.pieces))
+    name = llm._head(request)
+    assert name and llm._segments is not None and llm._segments.heads[name] == head
+    tokens, _, spans = llm._prompt(request)
+    assert all((name, tuple(tokens[a:b])) in llm._segments.pieces for a, b in spans[1:])
+    said = "".join(llm.stream(request, threading.Event()))
+    assert "marmalade" in said.lower()
+    other = LlmRequest((ChatMessage("system", "You are Vex."), *request.messages[1:]),
+                       segments=request.segments)
+    assert llm._head(other) == ""  # another persona: pieces made after no head
 
 
 def test_lore_cache_off_keeps_nothing_and_a_negative_size_is_a_config_error() -> None:

@@ -3,7 +3,9 @@ and steering do what a player would notice."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +13,11 @@ from bridge.messages import ActionCall
 from npc.llm.llama import LlamaCppLlm
 from npc.memory import Memory
 from npc.mind import prompt
+from npc.mind.acting import available
 from npc.rag import relevance
 from sample_game.world import World, tools
 from tests.helpers import engine, run, running
-from tests.mind_helpers import GIVE, mind
+from tests.mind_helpers import GIVE, HERE, mind
 
 TURN_S = 90.0  # one turn on 2 busy cores; it usually takes a few seconds
 
@@ -105,29 +108,53 @@ def test_the_brain_keeps_its_lore_in_the_model_at_start(
 
 
 def check_kept_lore(llm: LlamaCppLlm, tmp_path: Path) -> None:
-    brain = mind(llm, tmp_path)
+    # Brakka alone, with lore he knows and a file he does not (the smugglers' route).
+    game = tmp_path / "game"
+    (game / "npcs").mkdir(parents=True)
+    shutil.copy(HERE / "npcs" / "brakka.toml", game / "npcs")
+    shutil.copytree(HERE / "actions", game / "actions")
+    (game / "lore").mkdir()
+    for name in ("brakka.md", "north_hangar_reactor.md", "smuggling_route.md"):
+        shutil.copy(HERE / "lore" / name, game / "lore")
+    brain = mind(llm, tmp_path, game)
+    assert llm._segments is not None
+    store = llm._segments
 
     async def scenario() -> None:
-        async with running(brain):
-            pass
+        async with running(brain) as server, engine(server) as client:
+            assert store.runs and not store.heads  # at the start: the lore after no head
+            await client.open_session("brakka", actions=tools("brakka"))
+            await asyncio.gather(*brain._tasks)  # his, made (or loaded) at the open
+            assert store.heads
 
     run(scenario)
     assert brain.index is not None
-    runs = prompt.lore_runs([(c.title, relevance.told(c)) for c in brain.index.chunks])
+    brakka = brain.designs.npcs["brakka"]
+    actions = available(brakka, brain.designs.actions, tools("brakka"))
+    runs = [*prompt.lore_runs([(c.title, relevance.told(c)) for c in brain.index.chunks]),
+            *brain.npc_lore_runs(brakka, actions)]
     before = llm.evaluated
     assert llm.keep_segments(runs) == len(runs)
-    assert llm.evaluated == before  # all kept at the start: nothing made now
-    # A lore turn's request names its lore's pieces, and every one is a kept piece.
-    brakka = brain.designs.npcs["brakka"]
+    assert llm.evaluated == before  # all kept: nothing made now
+    # His own runs follow his system message in this session and hold only the lore he
+    # may be told.
+    own = [r for r in runs if r.head]
+    assert own and {r.head for r in own} == {prompt.lore_head(brakka, actions)}
+    route = {f"\n- {c.title}:" for c in brain.index.chunks if c.doc == "smuggling_route"}
+    assert route and not any(r.pieces[0] in route for r in own)
+    assert any(r.pieces[0] in route for r in runs if not r.head)
+    # A lore turn's request names its lore's pieces, and every one is a piece kept after
+    # his system message.
     hits = relevance.relevant(brain.index, "What powers the north hangar?", brakka.knowledge)
     context = prompt.Context(summary="They met once.", lore=[h.text for h in hits],
                              lore_parts=[(h.chunk.title, *h.sentences) for h in hits])
-    request = brain.request(brakka, {}, context, "What powers the north hangar?",
+    request = brain.request(brakka, actions, context, "What powers the north hangar?",
                             dict(brakka.steer), {})
     tokens, _, spans = llm._prompt(request)
     assert len(spans) == len(request.segments) > 2
-    assert llm._segments is not None
-    assert all(llm._segments.get(tokens[a:b]) for a, b in spans)
+    head = llm._head(request)
+    assert head and store.heads[head] == prompt.lore_head(brakka, actions)
+    assert all((head, tuple(tokens[a:b])) in store.pieces for a, b in spans)
 
 
 def test_memory_survives_a_restart(embedded_llm: LlamaCppLlm, tmp_path: Path) -> None:

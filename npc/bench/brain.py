@@ -73,11 +73,19 @@ async def _brain_parts(
     designs = Designs.load(HERE / "npcs", HERE / "actions", HERE / "lore")
     brain = MindBrain(
         designs,
-        LlamaCppLlm(n_ctx=4096, fast_weights=fast, lore_cache_mb=128 if lore_cache else 0),
+        LlamaCppLlm(n_ctx=4096, fast_weights=fast, lore_cache_mb=256 if lore_cache else 0),
         Memory(state / "memory.sqlite3"),
         options=MindOptions(seed=seed, reload_s=0, cache_dir=state),
     )
     await brain.start()
+    if lore_cache:  # each NPC's lore after its system message, as a game's sessions open
+        from npc.bench.scenarios import load, tools_for
+        from npc.mind.acting import available
+
+        data = load()
+        for npc in designs.npcs.values():
+            actions = available(npc, designs.actions, tools_for(data, npc.id))
+            await asyncio.to_thread(brain.keep_npc_lore, npc, actions)
     out: dict[str, Any] = {}
     try:
         if "actions" in parts:

@@ -21,7 +21,7 @@ from npc.llm.guided import Plan, Plans
 from npc.llm.guided_decode import StringTokens
 from npc.llm.llama_guided import guided_stream, string_tokens
 from npc.llm.lookahead import DRAFT_TOKENS
-from npc.llm.segments import Run, SegmentStore, Splicer, split
+from npc.llm.segments import Head, Run, SegmentStore, Splicer, split
 from npc.registry import require
 
 log = logging.getLogger("npc_bridge.llm")
@@ -124,8 +124,9 @@ class LlamaCppLlm(Llm):
     restored when that NPC speaks again.
 
     Lore segments (`lore_cache_mb`, off by default, npc/llm/segments.py): the KV cells of
-    every lore sentence, made once (`keep_segments`), are spliced into a prompt that holds
-    it (`LlmRequest.segments`) instead of being evaluated: lore turns start 0.3-0.5 s
+    every lore sentence, made once (`keep_segments`; after an NPC's head too, for the
+    prompts that open with it), are spliced into a prompt that holds it
+    (`LlmRequest.segments`) instead of being evaluated: lore turns start 0.3-0.5 s
     sooner, and state their lore's facts a little less often (docs/llm.md).
 
     The embedded model runs on its fast weights (`fast_weights`, npc/llm/fastweights.py:
@@ -187,6 +188,7 @@ class LlamaCppLlm(Llm):
         self._count_evaluations()
         self._format = self._chat_formatter()
         self._lock = threading.Lock()
+        self._keeping = threading.Lock()  # one keep_segments at a time (sessions' opens)
         self._grammars: dict[str, Any] = {}
         self.guided = guided  # False: every schema through the grammar (to compare)
         if not 0 <= lookahead <= 16:
@@ -280,19 +282,26 @@ class LlamaCppLlm(Llm):
     def keep_segments(
         self, runs: Sequence[Run], progress: Callable[[str], None] | None = None
     ) -> int:
-        """Make and keep the pieces of `runs` (from disk when they were made before):
-        llama.cpp evaluates each run once, about 6 ms a token on the 2-core CPU. Returns
-        how many of them are kept."""
+        """Make and keep the pieces of `runs` (from disk when they were made before), in
+        their order until the budget is spent: llama.cpp evaluates each run once, about
+        6 ms a token on the 2-core CPU, and a head once for the runs after it that come
+        together. Returns how many of them are kept."""
         store = self._segments
         if store is None:
             return 0
+        with self._keeping:
+            return self._keep(store, runs, progress)
+
+    def _keep(
+        self, store: SegmentStore, runs: Sequence[Run], progress: Callable[[str], None] | None
+    ) -> int:
         if all(r.key in store.runs for r in runs):
             return len(runs)
         path, model = self._segments_file()
         saved = SegmentStore.load(path, model)
         todo = [r for r in runs if r.key not in store.runs and r.key not in saved]
         made = 0
-        for run in runs:
+        for run in runs:  # those after one head together: it is evaluated once for them
             if run.key in store.runs:
                 continue
             pieces = saved.get(run.key)
@@ -301,12 +310,12 @@ class LlamaCppLlm(Llm):
                     progress(f"lore in the model's memory: {made}/{len(todo)} passages "
                              "evaluated (once; kept for later starts)...")
                 with self._lock:  # a run at a time: a turn may come between two
-                    self._take_context([])
                     pieces = self._make(run)
                 made += 1
             if not store.add(run, pieces):
-                log.warning("lore_cache_mb = %d is full: %d of %d lore passages kept",
-                            store.limit_bytes >> 20, len(store.runs), len(runs))
+                log.warning("lore_cache_mb = %d is full: %d of these %d lore passages kept",
+                            store.limit_bytes >> 20, sum(r.key in store.runs for r in runs),
+                            len(runs))
                 break
         if made:
             try:
@@ -316,12 +325,23 @@ class LlamaCppLlm(Llm):
         return sum(r.key in store.runs for r in runs)
 
     def _make(self, run: Run) -> list[Any]:
-        text = self._format(messages=[{"role": "user", "content": run.lead + "\x00"}]).prompt
-        lead = text[: text.index("\x00")]
+        messages = [{"role": role, "content": content} for role, content in run.head]
+        messages.append({"role": "user", "content": run.lead + "\x00"})
+        formatted = self._format(messages=messages)
+        lead = formatted.prompt[: formatted.prompt.index("\x00")]
         tokenize = self._llama.tokenize
-        ids = list(tokenize(lead.encode(), add_bos=True, special=True))
+        ids = list(tokenize(lead.encode(), add_bos=not formatted.added_special, special=True))
         pieces = [list(tokenize(p.encode(), add_bos=False, special=True)) for p in run.pieces]
+        self._take_context(ids)  # a turn's prompt kept aside; a warmed head taken up
         return list(self._splicer.make(ids, [p for p in pieces if p]))
+
+    def _head(self, request: LlmRequest) -> str:
+        """The kept head `request`'s messages open with ("" for none: pieces made after
+        no head serve it)."""
+        if self._segments is None or not request.segments:
+            return ""
+        messages: Head = tuple((m.role, m.content) for m in request.messages)
+        return self._segments.head_of(messages)
 
     def _segments_file(self) -> tuple[Path, str]:
         """Where the pieces are kept, and what they were made by (the model file and
@@ -332,11 +352,13 @@ class LlamaCppLlm(Llm):
         name = hashlib.sha256(model.encode()).hexdigest()[:24]
         return self.segments_dir / f"{self.path.stem}-{name}.kv", model
 
-    def _splice(self, tokens: Sequence[int], spans: Sequence[tuple[int, int]], keep: int) -> int:
+    def _splice(
+        self, tokens: Sequence[int], spans: Sequence[tuple[int, int]], keep: int, head: str = ""
+    ) -> int:
         """With the context holding `tokens[:keep]`: splice in the kept pieces that follow
-        it, in order, evaluating the few tokens before each (at most MAX_GAP), never the
-        prompt's last token (whose logits the decoder needs). Returns how many tokens the
-        context then holds."""
+        it (made after `head` where there are such), in order, evaluating the few tokens
+        before each (at most MAX_GAP), never the prompt's last token (whose logits the
+        decoder needs). Returns how many tokens the context then holds."""
         store = self._segments
         if store is None or not spans:
             return keep
@@ -346,7 +368,7 @@ class LlamaCppLlm(Llm):
                 continue
             if end >= len(tokens):
                 break
-            piece = store.get(tokens[start:end])
+            piece = store.get(tokens[start:end], head)
             if piece is None:
                 continue  # evaluated with the tokens before the next kept piece
             if start > keep:  # a few tokens before it (a message's opening): evaluated
@@ -392,7 +414,7 @@ class LlamaCppLlm(Llm):
             self._take_context(tokens)
             if spans:  # create_completion reuses what the context then holds
                 self._splice(tokens, spans, min(common_prefix(self._live(), tokens),
-                                                len(tokens) - 1))
+                                                len(tokens) - 1), self._head(request))
             before = self.evaluated
             chunks = self._llama.create_completion(
                 tokens,
@@ -434,7 +456,7 @@ class LlamaCppLlm(Llm):
             self._take_context(tokens)
             # One prompt token is evaluated again at least: its logits may be stale.
             keep = min(common_prefix(self._live(), tokens), len(tokens) - 1)
-            keep = self._splice(tokens, spans, keep)
+            keep = self._splice(tokens, spans, keep, self._head(request))
             bias = self._logit_bias(request.decoding.word_bias) or {}
             pieces = guided_stream(
                 self._llama, self._cpp, vocab, steps, request, tokens, keep, bias, cancel,
@@ -474,7 +496,8 @@ class LlamaCppLlm(Llm):
         with self._lock:
             self._string_tokens()
             self._take_context(tokens)
-            keep = self._splice(tokens, spans, common_prefix(self._live(), tokens))
+            keep = self._splice(tokens, spans, common_prefix(self._live(), tokens),
+                                self._head(request))
             self._llama.n_tokens = keep
             step = len(tokens) if cancel is None else WARM_STEP
             for at in range(keep, len(tokens), max(1, step)):

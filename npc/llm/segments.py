@@ -6,13 +6,16 @@ a token on the 2-core CPU, docs/latency.md). But the lore is known at start-up: 
 sentence a turn can be told is a sentence of a lore chunk. So each chunk is evaluated
 once, in its own order after a short lead (a user message opening "What you know:"), and
 the KV cells of each of its pieces (the "- title:" line start, then each sentence) are
-kept. A prompt that holds such a piece, tokenized on the piece's bounds (`split`), takes
-its cells instead of evaluating it (`splice`): they are loaded into a spare sequence,
-moved to the piece's place (llama.cpp turns their keys by the position change), and
-handed to the prompt's sequence. A spliced piece attended, when it was made, to its lead
-and to its chunk's earlier sentences rather than to this prompt's history: what the
-model reads is the same words, a little less tied to the turn (measured against a full
-evaluation: docs/llm.md).
+kept: once after no head, for any prompt, and for each NPC after the chat messages its
+prompts open with (`Run.head`: its system message and examples), for its own prompts;
+those read closer to the turn's own evaluation (docs/llm.md). A prompt that holds such a
+piece, tokenized on the piece's bounds (`split`), takes its cells instead of evaluating
+it (`splice`): they are loaded into a spare sequence, moved to the piece's place
+(llama.cpp turns their keys by the position change), and handed to the prompt's
+sequence. A spliced piece attended, when it was made, to its head, its lead and its
+chunk's earlier sentences rather than to this prompt's history: what the model reads is
+the same words, a little less tied to the turn (measured against a full evaluation:
+docs/llm.md).
 
 The cells are llama.cpp's own sequence state (`llama_state_seq_get_data`), kept in
 memory up to a budget and on disk (`SegmentStore`), keyed by the model file and the
@@ -38,16 +41,30 @@ SEQ_SPARE = 1  # the sequence a piece's cells are loaded into before they are ha
 _MAGIC = b"NPCKV1\n"
 
 
+Head = tuple[tuple[str, str], ...]  # chat messages as (role, content)
+
+
+def head_id(head: Head) -> str:
+    """A short name for a head: "" for none."""
+    if not head:
+        return ""
+    return hashlib.sha256(json.dumps(head, ensure_ascii=False).encode()).hexdigest()[:16]
+
+
 @dataclass(frozen=True, slots=True)
 class Run:
-    """Pieces read in this order after `lead` (a user message's opening words)."""
+    """Pieces read in this order after `lead` (a user message's opening words), that
+    message following the chat messages `head` (an NPC's system message: its pieces
+    serve the prompts that open with it; none: any prompt)."""
 
     lead: str
     pieces: tuple[str, ...]
+    head: Head = ()
 
     @property
     def key(self) -> str:
-        text = json.dumps([self.lead, *self.pieces], ensure_ascii=False)
+        parts = [self.lead, *self.pieces] if not self.head else [self.head, self.lead, *self.pieces]
+        text = json.dumps(parts, ensure_ascii=False)
         return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -89,11 +106,13 @@ def split(
 
 
 class SegmentStore:
-    """Pieces by their tokens, in memory within `limit_bytes`, and their runs on disk."""
+    """Pieces by their head and tokens, in memory within `limit_bytes`, and their runs on
+    disk."""
 
     def __init__(self, limit_bytes: int) -> None:
         self.limit_bytes = limit_bytes
-        self.pieces: dict[tuple[int, ...], Piece] = {}
+        self.pieces: dict[tuple[str, tuple[int, ...]], Piece] = {}
+        self.heads: dict[str, Head] = {}
         self.runs: dict[str, list[Piece]] = {}
         self.bytes = 0
 
@@ -104,12 +123,25 @@ class SegmentStore:
             return False
         self.runs[run.key] = pieces
         self.bytes += size
+        head = head_id(run.head)
+        if run.head:
+            self.heads[head] = run.head
         for p in pieces:
-            self.pieces.setdefault(p.tokens, p)
+            self.pieces.setdefault((head, p.tokens), p)
         return True
 
-    def get(self, tokens: Sequence[int]) -> Piece | None:
-        return self.pieces.get(tuple(tokens))
+    def head_of(self, messages: Head) -> str:
+        """The longest kept head that `messages` open with; "" when none does."""
+        best, found = 0, ""
+        for name, head in self.heads.items():
+            if len(head) > best and tuple(messages[: len(head)]) == head:
+                best, found = len(head), name
+        return found
+
+    def get(self, tokens: Sequence[int], head: str = "") -> Piece | None:
+        """The piece made after `head` with these tokens, else one made after no head."""
+        key = tuple(tokens)
+        return self.pieces.get((head, key)) or self.pieces.get(("", key))
 
     def save(self, path: Path, model: str, older: dict[str, list[Piece]]) -> None:
         """These runs, then the `older` ones the file had (another game's lore, an earlier
@@ -175,25 +207,34 @@ class Splicer:
         return self.cpp.llama_get_memory(self.llama.ctx)
 
     def make(self, lead: list[int], pieces: list[list[int]]) -> Iterator[Piece]:
-        """Evaluate `lead` then each piece in turn from position 0, yielding each piece's
-        cells. Leaves the context empty."""
-        llama, cpp = self.llama, self.cpp
-        cpp.llama_memory_clear(self._mem, True)
-        llama.n_tokens = 0
+        """Evaluate `lead` (what the context holds of it already is kept: runs after one
+        head evaluate it once) then each piece in turn, yielding each piece's cells.
+        Leaves the context holding `lead`, or empty after an error."""
+        llama, cpp, mem = self.llama, self.cpp, self._mem
+        n = min(llama.n_tokens, len(lead))
+        keep = next((i for i in range(n) if llama.input_ids[i] != lead[i]), n)
+        cpp.llama_memory_seq_rm(mem, 0, keep, -1)
+        llama.n_tokens = keep
+        done = False
         try:
-            if lead:
-                llama.eval(lead)
+            if keep < len(lead):
+                llama.eval(lead[keep:])
             for tokens in pieces:
                 start = llama.n_tokens
                 llama.eval(tokens)
-                cpp.llama_memory_seq_cp(self._mem, 0, SEQ_SPARE, start, -1)
+                cpp.llama_memory_seq_cp(mem, 0, SEQ_SPARE, start, -1)
                 try:
                     yield Piece(tuple(tokens), start, self._state(SEQ_SPARE))
                 finally:
-                    cpp.llama_memory_seq_rm(self._mem, SEQ_SPARE, -1, -1)
+                    cpp.llama_memory_seq_rm(mem, SEQ_SPARE, -1, -1)
+            done = True
         finally:
-            cpp.llama_memory_clear(self._mem, True)
-            llama.n_tokens = 0
+            if done:
+                cpp.llama_memory_seq_rm(mem, 0, len(lead), -1)
+                llama.n_tokens = len(lead)
+            else:
+                cpp.llama_memory_clear(mem, True)
+                llama.n_tokens = 0
 
     def _state(self, seq: int) -> bytes:
         ctx = self.llama.ctx

@@ -26,6 +26,7 @@ from npc.designer.persona import NpcFile
 from npc.designer.reload import Designs, Reload
 from npc.ears import Ears
 from npc.llm.base import Decoding, Llm, LlmRequest
+from npc.llm.segments import Run
 from npc.memory import Memory
 from npc.mind import prompt
 from npc.mind.acting import available
@@ -163,6 +164,29 @@ class MindBrain(Brain):
         progress(f"lore in the model's memory ({kept} passages) in "
                  f"{time.perf_counter() - began:.1f} s")
 
+    def npc_lore_runs(self, npc: NpcFile, actions: Mapping[str, dict[str, Any]]) -> list[Run]:
+        """The lore `npc` may be told, as runs made after the head its prompts open with in
+        a session with `actions`: spliced into its turns, they read closer to evaluated
+        lore than the pieces made after no head (docs/llm.md)."""
+        if self.index is None or not npc.knowledge:
+            return []
+        known = set(npc.knowledge)
+        chunks = [(c.title, relevance.told(c)) for c in self.index.chunks if c.tags & known]
+        return prompt.lore_runs(chunks, prompt.lore_head(npc, actions)) if chunks else []
+
+    def keep_npc_lore(self, npc: NpcFile, actions: Mapping[str, dict[str, Any]]) -> None:
+        """Have the model keep `npc`'s lore made after its head in this session: loaded
+        from disk in a moment, or made once (about 20 s of the model, a run at a time)."""
+        runs = self.npc_lore_runs(npc, actions)
+        try:
+            kept = self.llm.keep_segments(runs, lambda m: log.info("%s: %s", npc.id, m))
+        except Exception as e:  # an optimisation: its turns splice the headless pieces
+            log.warning("could not keep %s's lore in the model's memory: %s", npc.id, e)
+            return
+        if kept < len(runs):
+            log.info("%s: %d of %d lore passages kept after its prompts' head", npc.id,
+                     kept, len(runs))
+
     async def _index_lore(self) -> None:
         began = time.perf_counter()
         docs = list(self.designs.lore)
@@ -257,6 +281,8 @@ class MindBrain(Brain):
         actions = available(npc, self.designs.actions, info.actions)
         if info.actions:  # the engine's actions are in this session's prompt head: warm it
             self._background(self._warm_one, npc, actions)
+        if self.index is not None and self.llm.capabilities.segments:
+            self._background(self.keep_npc_lore, npc, actions)
         return Opened(conv, npc.id, npc.name, list(actions), group)
 
     # -- for conversations -----------------------------------------------------------------

@@ -18,7 +18,7 @@ from typing import Any
 from npc import steer
 from npc.designer.persona import NpcFile
 from npc.llm.base import ChatMessage, Decoding, LlmRequest
-from npc.llm.segments import Run
+from npc.llm.segments import Head, Run
 from npc.memory import TurnRecord
 from npc.mind.reply import is_refusal
 
@@ -202,13 +202,21 @@ def lore_segments(context: Context, style: Sequence[str] = ()) -> tuple[str, ...
     return tuple(out)
 
 
-def lore_runs(chunks: Sequence[tuple[str, Sequence[str]]]) -> list[Run]:
+def lore_runs(chunks: Sequence[tuple[str, Sequence[str]]], head: Head = ()) -> list[Run]:
     """What a backend keeps of the lore (npc/llm/segments.py): the lead after a notes
-    message or alone, then each chunk ((title, sentences)) read in its order."""
-    runs = [Run("", ("\n\n" + LORE_LEAD,)), Run("", (LORE_LEAD,))]
+    message or alone, then each chunk ((title, sentences)) read in its order; all after
+    the chat messages `head` (an NPC's: `lore_head`), or none."""
+    runs = [Run("", ("\n\n" + LORE_LEAD,), head), Run("", (LORE_LEAD,), head)]
     for title, said in chunks:
-        runs.append(Run(LORE_LEAD, (f"\n- {title}:", *(f" {s}" for s in said))))
+        runs.append(Run(LORE_LEAD, (f"\n- {title}:", *(f" {s}" for s in said)), head))
     return runs
+
+
+def lore_head(npc: NpcFile, actions: Mapping[str, dict[str, Any]]) -> Head:
+    """The messages `npc`'s lore is made after, as every prompt of it opens with them
+    (with these actions): its system message and examples. Made after them, the lore
+    reads closer to how a turn reads it than made after no head (docs/llm.md)."""
+    return tuple((m.role, m.content) for m in chat(npc, actions, Context(), "", {})[:-1])
 
 
 def turn_notes(context: Context, style: Sequence[str] = ()) -> list[str]:
