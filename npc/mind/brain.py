@@ -26,7 +26,7 @@ from npc.designer.persona import NpcFile
 from npc.designer.reload import Designs, Reload
 from npc.ears import Ears
 from npc.llm.base import Decoding, Llm, LlmRequest
-from npc.llm.segments import Run
+from npc.llm.segments import Head, Run
 from npc.memory import Memory
 from npc.mind import prompt
 from npc.mind.acting import available
@@ -109,6 +109,10 @@ class MindBrain(Brain):
         self.conversations: set[MindConversation] = set()  # open ones, for game events
         self.own = own  # False: the LLM and ears outlive this brain (tests share them)
         self._tasks: set[asyncio.Task[None]] = set()
+        # The heads whose lore the model has kept or is keeping (`keep_npc_lore`), made one
+        # head at a time: sessions opening together wait here, not in worker threads.
+        self._lore_heads: set[Head] = set()
+        self._lore_lock = asyncio.Lock()
         self._watch: asyncio.Task[None] | None = None
         self._summary: asyncio.Task[None] | None = None  # the work after a turn
         self._judged: dict[tuple[str, str], int] = {}  # (npc, player): last line judged
@@ -187,6 +191,20 @@ class MindBrain(Brain):
             log.info("%s: %d of %d lore passages kept after its prompts' head", npc.id,
                      kept, len(runs))
 
+    def _keep_npc_lore_soon(self, npc: NpcFile, actions: Mapping[str, dict[str, Any]]) -> None:
+        head = prompt.lore_head(npc, actions)
+        if head in self._lore_heads:
+            return
+        self._lore_heads.add(head)
+
+        async def keep() -> None:
+            async with self._lore_lock:
+                await asyncio.to_thread(self.keep_npc_lore, npc, actions)
+
+        task = asyncio.ensure_future(keep())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     async def _index_lore(self) -> None:
         began = time.perf_counter()
         docs = list(self.designs.lore)
@@ -204,6 +222,7 @@ class MindBrain(Brain):
         if change.lore:
             await self._index_lore()
             await self._keep_lore()
+            self._lore_heads.clear()  # each NPC's, as its next session opens
         if change.changed:
             progress(f"reloaded: {', '.join([*change.npcs, *change.actions]) or 'lore'}")
 
@@ -282,7 +301,7 @@ class MindBrain(Brain):
         if info.actions:  # the engine's actions are in this session's prompt head: warm it
             self._background(self._warm_one, npc, actions)
         if self.index is not None and self.llm.capabilities.segments:
-            self._background(self.keep_npc_lore, npc, actions)
+            self._keep_npc_lore_soon(npc, actions)
         return Opened(conv, npc.id, npc.name, list(actions), group)
 
     # -- for conversations -----------------------------------------------------------------
