@@ -78,7 +78,7 @@ async def _brain_parts(
         options=MindOptions(seed=seed, reload_s=0, cache_dir=state),
     )
     await brain.start()
-    if lore_cache:  # each NPC's lore after its system message, as a game's sessions open
+    if lore_cache:  # each NPC's lore after its prompts' head, as a game's sessions open
         from npc.bench.scenarios import load, tools_for
         from npc.mind.acting import available
 

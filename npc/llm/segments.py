@@ -54,8 +54,8 @@ def head_id(head: Head) -> str:
 @dataclass(frozen=True, slots=True)
 class Run:
     """Pieces read in this order after `lead` (a user message's opening words), that
-    message following the chat messages `head` (an NPC's system message: its pieces
-    serve the prompts that open with it; none: any prompt)."""
+    message following the chat messages `head` (an NPC's system message and examples:
+    its pieces serve the prompts that open with them; none: any prompt)."""
 
     lead: str
     pieces: tuple[str, ...]
