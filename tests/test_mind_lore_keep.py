@@ -53,6 +53,8 @@ def test_sessions_opening_together_keep_each_head_once_one_at_a_time(tmp_path: P
                         for _ in range(3)]
             await client.open_session("guard", actions=tools("guard"))
             await client.open_session("brakka")  # no engine actions: another head
+            # A group: each NPC's own head (the quartermaster's is new).
+            await client.open_session("guard", npcs=["quartermaster"], actions=tools("guard"))
             # While the first head is being made, a turn is answered.
             await sessions[0].say("Good morning.")
             turn = await sessions[0].turn(timeout=30)
@@ -62,8 +64,9 @@ def test_sessions_opening_together_keep_each_head_once_one_at_a_time(tmp_path: P
 
     run(scenario)
     heads = [runs[0].head for runs in llm.kept]
-    assert len(heads) == len(set(heads)) == 3
+    assert len(heads) == len(set(heads)) == 4
     assert llm.most_at_once == 1
     systems = [head[0][1] for head in heads]  # each head opens with its system message
     assert sum(brain.designs.npcs["brakka"].name in s for s in systems) == 2
     assert sum(brain.designs.npcs["guard"].name in s for s in systems) == 1
+    assert sum(brain.designs.npcs["quartermaster"].name in s for s in systems) == 1

@@ -301,7 +301,8 @@ class MindBrain(Brain):
         if info.actions:  # the engine's actions are in this session's prompt head: warm it
             self._background(self._warm_one, npc, actions)
         if self.index is not None and self.llm.capabilities.segments:
-            self._keep_npc_lore_soon(npc, actions)
+            for one in (npc, *others):  # each answers with its own prompts' head
+                self._keep_npc_lore_soon(one, available(one, self.designs.actions, info.actions))
         return Opened(conv, npc.id, npc.name, list(actions), group)
 
     # -- for conversations -----------------------------------------------------------------
