@@ -67,6 +67,21 @@ def test_store_serves_a_head_its_own_pieces_and_others_the_headless_ones() -> No
     assert found is not None and len(found.state) == 10
 
 
+def test_a_new_head_takes_the_room_of_the_least_recently_used_one() -> None:
+    store = SegmentStore(limit_bytes=100)
+    a, b, c = ((("system", f"You are {n}."),) for n in ("Brakka", "Vex", "Ilse"))
+    assert store.add(Run("", ("x",)), [piece(1, 40)])  # after no head: never given way
+    assert store.add(Run("", ("x",), a), [piece(1, 30)])
+    assert store.add(Run("", ("x",), b), [piece(1, 30)])
+    assert store.head_of((*a, ("user", "hi")))  # a turn of a's: b is now the older
+    assert store.add(Run("", ("x",), c), [piece(1, 30)])
+    assert set(store.heads.values()) == {a, c} and store.bytes == 100
+    assert store.get((1, 2), store.head_of(b)) is not None  # b's turns: the headless piece
+    assert Run("", ("x",), b).key not in store.runs
+    assert not store.add(Run("", ("y",), c), [piece(4, 70)])  # c's own and the headless
+    assert set(store.heads.values()) == {a, c} and store.bytes == 100  # a kept all the same
+
+
 def test_store_saves_and_loads_for_the_same_model_only(tmp_path: Path) -> None:
     store = SegmentStore(limit_bytes=1000)
     run = Run("lead", ("x", "y"))

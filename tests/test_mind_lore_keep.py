@@ -23,6 +23,7 @@ class KeepingLlm(FakeLlm):
     def __init__(self, *outputs: str) -> None:
         super().__init__(*outputs)
         self.kept: list[list[Run]] = []
+        self.asked = 0  # calls with runs after a head
         self.release = threading.Event()
         self.busy = 0
         self.most_at_once = 0
@@ -31,8 +32,9 @@ class KeepingLlm(FakeLlm):
     def keep_segments(
         self, runs: Sequence[Run], progress: Callable[[str], None] | None = None
     ) -> int:
-        if not runs or not runs[0].head:
-            return len(runs)  # the start-up's runs after no head: kept at once
+        self.asked += bool(runs and runs[0].head)
+        if not runs or not runs[0].head or any(runs[0].head == k[0].head for k in self.kept):
+            return len(runs)  # after no head (the start-up's), or kept: at once
         with self._count:
             self.busy += 1
             self.most_at_once = max(self.most_at_once, self.busy)
@@ -61,6 +63,12 @@ def test_sessions_opening_together_keep_each_head_once_one_at_a_time(tmp_path: P
             assert turn.text == "Morning." and llm.busy == 1
             llm.release.set()
             await asyncio.gather(*brain._tasks)
+            asked = llm.asked
+            # Later, a session of a head kept: checked again (the model may have let it go
+            # for a newer head's), not made again.
+            await client.open_session("brakka", actions=tools("brakka"))
+            await asyncio.gather(*brain._tasks)
+            assert llm.asked == asked + 1
 
     run(scenario)
     heads = [runs[0].head for runs in llm.kept]

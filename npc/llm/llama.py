@@ -312,7 +312,9 @@ class LlamaCppLlm(Llm):
                 with self._lock:  # a run at a time: a turn may come between two
                     pieces = self._make(run)
                 made += 1
-            if not store.add(run, pieces):
+            with self._lock:  # a turn reads the store under it
+                kept = store.add(run, pieces)
+            if not kept:
                 log.warning("lore_cache_mb = %d is full: %d of these %d lore passages kept",
                             store.limit_bytes >> 20, sum(r.key in store.runs for r in runs),
                             len(runs))

@@ -30,6 +30,7 @@ import json
 import logging
 import os
 import struct
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,28 +108,47 @@ def split(
 
 class SegmentStore:
     """Pieces by their head and tokens, in memory within `limit_bytes`, and their runs on
-    disk."""
+    disk. Runs after a head (an NPC's, in a session) give way, the least recently used
+    head first, to a newer head's: a persona edited while serving leaves no stale runs
+    in the way of its new ones."""
 
     def __init__(self, limit_bytes: int) -> None:
         self.limit_bytes = limit_bytes
         self.pieces: dict[tuple[str, tuple[int, ...]], Piece] = {}
-        self.heads: dict[str, Head] = {}
+        self.heads: OrderedDict[str, Head] = OrderedDict()  # least recently used first
         self.runs: dict[str, list[Piece]] = {}
+        self._of_head: dict[str, list[str]] = {}  # head -> its runs' keys
         self.bytes = 0
 
     def add(self, run: Run, pieces: list[Piece]) -> bool:
-        """Keep a run's pieces; False (nothing kept) when they would pass the budget."""
+        """Keep a run's pieces, making room from other heads' runs if need be; False
+        (nothing kept) when they would pass the budget all the same."""
         size = sum(len(p.state) for p in pieces)
-        if self.bytes + size > self.limit_bytes:
-            return False
+        head = head_id(run.head)
+        others = sum(self._size(h) for h in self.heads if h != head)
+        if self.bytes - others + size > self.limit_bytes:
+            return False  # not even with every other head's runs given way
+        while self.bytes + size > self.limit_bytes:
+            self._drop(next(h for h in self.heads if h != head))
         self.runs[run.key] = pieces
         self.bytes += size
-        head = head_id(run.head)
         if run.head:
             self.heads[head] = run.head
+            self.heads.move_to_end(head)
+            self._of_head.setdefault(head, []).append(run.key)
         for p in pieces:
             self.pieces.setdefault((head, p.tokens), p)
         return True
+
+    def _size(self, head: str) -> int:
+        return sum(len(p.state) for key in self._of_head.get(head, []) for p in self.runs[key])
+
+    def _drop(self, head: str) -> None:
+        del self.heads[head]
+        for run in self._of_head.pop(head, []):
+            self.bytes -= sum(len(p.state) for p in self.runs.pop(run, []))
+        for piece in [k for k in self.pieces if k[0] == head]:
+            del self.pieces[piece]
 
     def head_of(self, messages: Head) -> str:
         """The longest kept head that `messages` open with; "" when none does."""
@@ -136,6 +156,8 @@ class SegmentStore:
         for name, head in self.heads.items():
             if len(head) > best and tuple(messages[: len(head)]) == head:
                 best, found = len(head), name
+        if found:
+            self.heads.move_to_end(found)
         return found
 
     def get(self, tokens: Sequence[int], head: str = "") -> Piece | None:

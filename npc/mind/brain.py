@@ -109,9 +109,9 @@ class MindBrain(Brain):
         self.conversations: set[MindConversation] = set()  # open ones, for game events
         self.own = own  # False: the LLM and ears outlive this brain (tests share them)
         self._tasks: set[asyncio.Task[None]] = set()
-        # The heads whose lore the model has kept or is keeping (`keep_npc_lore`), made one
-        # head at a time: sessions opening together wait here, not in worker threads.
-        self._lore_heads: set[Head] = set()
+        # The heads whose lore the model is about to keep (`keep_npc_lore`), one head at a
+        # time: sessions opening together wait here, not in worker threads.
+        self._lore_pending: set[Head] = set()
         self._lore_lock = asyncio.Lock()
         self._watch: asyncio.Task[None] | None = None
         self._summary: asyncio.Task[None] | None = None  # the work after a turn
@@ -192,14 +192,19 @@ class MindBrain(Brain):
                      kept, len(runs))
 
     def _keep_npc_lore_soon(self, npc: NpcFile, actions: Mapping[str, dict[str, Any]]) -> None:
+        """`keep_npc_lore` in the background, unless it is already on its way for this
+        head (kept ones are only checked: the model may have let them go for newer)."""
         head = prompt.lore_head(npc, actions)
-        if head in self._lore_heads:
+        if head in self._lore_pending:
             return
-        self._lore_heads.add(head)
+        self._lore_pending.add(head)
 
         async def keep() -> None:
-            async with self._lore_lock:
-                await asyncio.to_thread(self.keep_npc_lore, npc, actions)
+            try:
+                async with self._lore_lock:
+                    await asyncio.to_thread(self.keep_npc_lore, npc, actions)
+            finally:
+                self._lore_pending.discard(head)
 
         task = asyncio.ensure_future(keep())
         self._tasks.add(task)
@@ -222,7 +227,6 @@ class MindBrain(Brain):
         if change.lore:
             await self._index_lore()
             await self._keep_lore()
-            self._lore_heads.clear()  # each NPC's, as its next session opens
         if change.changed:
             progress(f"reloaded: {', '.join([*change.npcs, *change.actions]) or 'lore'}")
 
