@@ -50,6 +50,7 @@ def test_store_keeps_runs_within_its_budget() -> None:
     assert not store.add(Run("", ("b",)), [piece(2, 60)])  # 120 > 100: not kept
     assert store.get((1, 2)) is not None and store.get((2, 3)) is None
     assert store.bytes == 60
+    assert store.add(Run("", ("a",)), [piece(1, 60)]) and store.bytes == 60  # kept once
 
 
 def test_store_serves_a_head_its_own_pieces_and_others_the_headless_ones() -> None:

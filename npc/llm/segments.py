@@ -123,6 +123,8 @@ class SegmentStore:
     def add(self, run: Run, pieces: list[Piece]) -> bool:
         """Keep a run's pieces, making room from other heads' runs if need be; False
         (nothing kept) when they would pass the budget all the same."""
+        if run.key in self.runs:
+            return True  # the same run twice (two chunks alike): kept once
         size = sum(len(p.state) for p in pieces)
         head = head_id(run.head)
         others = sum(self._size(h) for h in self.heads if h != head)
