@@ -179,8 +179,9 @@ class MindBrain(Brain):
         return prompt.lore_runs(chunks, prompt.lore_head(npc, actions)) if chunks else []
 
     def keep_npc_lore(self, npc: NpcFile, actions: Mapping[str, dict[str, Any]]) -> None:
-        """Have the model keep `npc`'s lore made after its head in this session: loaded
-        from disk in a moment, or made once (about 20 s of the model, a run at a time)."""
+        """Have the model keep `npc`'s lore made after its head with `actions`: loaded from
+        disk in a moment, or made once (about 15 s of the model for a sample game NPC, a
+        run at a time)."""
         runs = self.npc_lore_runs(npc, actions)
         try:
             kept = self.llm.keep_segments(runs, lambda m: log.info("%s: %s", npc.id, m))
