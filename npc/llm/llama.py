@@ -335,7 +335,8 @@ class LlamaCppLlm(Llm):
         ids = list(tokenize(lead.encode(), add_bos=not formatted.added_special, special=True))
         pieces = [list(tokenize(p.encode(), add_bos=False, special=True)) for p in run.pieces]
         self._take_context(ids)  # a turn's prompt kept aside; a warmed head taken up
-        return list(self._splicer.make(ids, [p for p in pieces if p]))
+        keep = common_prefix(self._live(), ids)
+        return list(self._splicer.make(ids, [p for p in pieces if p], keep))
 
     def _head(self, request: LlmRequest) -> str:
         """The kept head `request`'s messages open with ("" for none: pieces made after

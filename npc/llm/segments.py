@@ -230,13 +230,11 @@ class Splicer:
     def _mem(self) -> Any:
         return self.cpp.llama_get_memory(self.llama.ctx)
 
-    def make(self, lead: list[int], pieces: list[list[int]]) -> Iterator[Piece]:
-        """Evaluate `lead` (what the context holds of it already is kept: runs after one
-        head evaluate it once) then each piece in turn, yielding each piece's cells.
+    def make(self, lead: list[int], pieces: list[list[int]], keep: int = 0) -> Iterator[Piece]:
+        """With the context holding `lead[:keep]` (runs after one head evaluate it once),
+        evaluate the rest of `lead`, then each piece in turn, yielding each piece's cells.
         Leaves the context holding `lead`, or empty after an error."""
         llama, cpp, mem = self.llama, self.cpp, self._mem
-        n = min(llama.n_tokens, len(lead))
-        keep = next((i for i in range(n) if llama.input_ids[i] != lead[i]), n)
         cpp.llama_memory_seq_rm(mem, 0, keep, -1)
         llama.n_tokens = keep
         done = False
