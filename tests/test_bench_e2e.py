@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from npc.bench.e2e import QUICK_LINES, Voices, bench
+from npc.bench.e2e import QUICK_LINES, Measured, Voices, bench
 from npc.bench.e2e_run import ENGINE_TOTAL, brain_setting, print_tables, summarise
 from npc.cli import main
 from npc.ears import Ears
@@ -80,3 +80,33 @@ def test_the_quick_bench_measures_every_turn_end_to_end(
     out = capsys.readouterr().out
     assert "2 session(s) at once: 12 turns, 0 failed" in out
     assert "spoken, no action: p50" in out and "target: p50 at most 500 ms" in out
+
+
+def test_each_turn_is_kept_and_printed_with_what_was_heard_and_done(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from npc.bench.e2e import PlayerLine
+    from npc.bench.e2e_run import print_turns
+
+    asked = PlayerLine("quartermaster", "When is the stores window open?", "spoken", "lore")
+    typed = PlayerLine("brakka", "Paint my mech red.", "typed", "action")
+    measured = [
+        Measured(asked, 1, marks={"end_of_turn": 343.5, "first_audio": 805.5},
+                 engine={"first_audio": 851.0}, heard="When is the store's window open?",
+                 actions=["quote_price"]),
+        Measured(typed, 1, marks={"first_token": 250.0}, failed="timeout"),
+    ]
+
+    each = summarise(measured)["runs"]["1"]["each"]
+
+    assert [t["line"] for t in each] == [asked.text, typed.text]
+    assert each[0]["actions"] == ["quote_price"] and each[0]["engine_first_audio"] == 851.0
+    assert each[0]["marks"]["first_audio"] == 805.5 and each[1]["failed"] == "timeout"
+    print_turns(summarise(measured))
+    rows = capsys.readouterr().out.splitlines()
+    row = next(r for r in rows if asked.text in r)
+    assert row.startswith("spoken lore") and "344" in row and "806" in row and "851" in row
+    assert "(heard: When is the store's window open?) [quote_price]" in row
+    assert "-" in row.split()  # no `ahead` mark: shown as not reached
+    typed_row = next(r for r in rows if typed.text in r)
+    assert "FAILED: timeout" in typed_row and "(heard" not in typed_row

@@ -82,6 +82,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "cores are slow)")
     p.add_argument("--cache", type=Path, default=Path("out/bench-e2e/player_lines"),
                    help="folder for the spoken player lines (made once with the brain's voice)")
+    p.add_argument("--turns", action="store_true",
+                   help="print each turn too: the line, what was heard, the action taken "
+                   "and its main marks (a p50 of a few turns hides which line is slow)")
     p.add_argument("--json", action="store_true", help="print the figures as JSON too")
 
 
@@ -114,6 +117,8 @@ def run_from_args(args: argparse.Namespace) -> int:
         measured = asyncio.run(bench(brain, lines, args.sessions, voices, args.turn_s, warmup))
     figures = summarise(measured)
     print_tables(figures, config)
+    if args.turns:
+        print_turns(figures)
     if args.json:
         print(json.dumps(figures, indent=2))
     return 0 if all(not m.failed for m in measured) else 1
@@ -170,8 +175,43 @@ def summarise(measured: list[Measured]) -> dict[str, Any]:
                     targets[name]["line_p90"] = round(lines[1], 1)
         out["runs"][str(n)] = {
             "turns": len(turns), "failed": failed, "groups": groups, "targets": targets,
+            "each": [_one(m) for m in turns],
         }
     return out
+
+
+# The marks a turn's row shows, in the order a spoken turn reaches them.
+TURN_MARKS = ("ahead", "end_of_turn", "first_token", "first_clause", "first_audio")
+
+
+def _one(m: Measured) -> dict[str, Any]:
+    """One turn as the JSON and `--turns` give it."""
+    return {
+        "npc": m.line.npc, "line": m.line.text, "group": m.line.group, "heard": m.heard,
+        "actions": list(m.actions), "failed": m.failed,
+        "marks": {k: round(v, 1) for k, v in m.marks.items() if isinstance(v, int | float)},
+        "engine_first_audio": m.engine.get("first_audio"),
+    }
+
+
+def print_turns(figures: dict[str, Any]) -> None:
+    """Each turn on a line: its group, the line (and what was heard, when it differs), the
+    actions it took, the brain's main marks and the engine's first audio."""
+    head = "".join(f"{k:>13}" for k in (*TURN_MARKS, "engine audio"))
+    for n, run in figures["runs"].items():
+        print(f"\n{n} session(s) at once, each turn (ms; '-': not reached)")
+        print(f"{'group':<15}{head}  line")
+        for t in run["each"]:
+            cells = [t["marks"].get(k) for k in TURN_MARKS] + [t["engine_first_audio"]]
+            text = "".join(f"{'-' if c is None else f'{c:.0f}':>13}" for c in cells)
+            said = t["line"]
+            if t["heard"] and t["heard"].strip() != said:
+                said += f" (heard: {t['heard'].strip()})"
+            if t["actions"]:
+                said += f" [{', '.join(t['actions'])}]"
+            if t["failed"]:
+                said += f" FAILED: {t['failed']}"
+            print(f"{t['group']:<15}{text}  {t['npc']}: {said}")
 
 
 def _value(m: Measured, stage: str) -> float | None:
