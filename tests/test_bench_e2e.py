@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from npc.bench.e2e import QUICK_LINES, Measured, Voices, bench
-from npc.bench.e2e_run import ENGINE_TOTAL, brain_setting, print_tables, summarise
+from npc.bench.e2e import QUICK_LINES, Measured, PlayerLine, Voices, bench
+from npc.bench.e2e_run import ENGINE_TOTAL, brain_setting, print_tables, print_turns, summarise
 from npc.cli import main
 from npc.ears import Ears
 from npc.speaking import SpeechOptions
@@ -85,9 +85,6 @@ def test_the_quick_bench_measures_every_turn_end_to_end(
 def test_each_turn_is_kept_and_printed_with_what_was_heard_and_done(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from npc.bench.e2e import PlayerLine
-    from npc.bench.e2e_run import print_turns
-
     asked = PlayerLine("quartermaster", "When is the stores window open?", "spoken", "lore")
     typed = PlayerLine("brakka", "Paint my mech red.", "typed", "action")
     measured = [

@@ -13,7 +13,7 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Coroutine, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -207,9 +207,7 @@ class MindBrain(Brain):
             finally:
                 self._lore_pending.discard(head)
 
-        task = asyncio.ensure_future(keep())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._spawn(keep())
 
     async def _index_lore(self) -> None:
         began = time.perf_counter()
@@ -323,7 +321,11 @@ class MindBrain(Brain):
             speaker.acknowledge(v.acknowledgement(npc, conv.info.audio_out_rate))
 
     def _background(self, work: Callable[..., Any], *args: Any) -> None:
-        task = asyncio.ensure_future(asyncio.to_thread(work, *args))
+        self._spawn(asyncio.to_thread(work, *args))
+
+    def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
+        """Run `work` as one of the brain's tasks (awaited or cancelled when it stops)."""
+        task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
